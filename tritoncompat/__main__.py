@@ -1,0 +1,151 @@
+"""``python -m tritoncompat [report|check|bench [--json] [--fake]]``.
+
+With no argument: report what was found (Python, torch, Triton, the backend, whether the fast
+path is active) and run the self-check: launch a kernel natively and through the fast path and
+verify both agree, on the GPU if there is one, otherwise with Triton compiling for real and a
+fake CUDA driver recording the launcher's arguments (or, with ``TRITON_INTERPRET=1``, through
+Triton's interpreter, which is always Triton's own path).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any, Dict, List
+
+_KERNEL = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def axpby(x_ptr, y_ptr, out_ptr, n, alpha, beta, BLOCK: tl.constexpr = 128):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, alpha * tl.load(x_ptr + offs, mask=m) + beta * tl.load(y_ptr + offs, mask=m), mask=m)
+'''
+
+
+def report() -> Dict[str, Any]:
+    from . import __version__, _launch
+
+    info: Dict[str, Any] = {"tritoncompat": __version__, "python": platform.python_version()}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["gpu"] = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    except ImportError:
+        info["torch"] = None
+        info["gpu"] = None
+    info.update(_launch.status())
+    return info
+
+
+def _load(source: str, name: str) -> Any:
+    import importlib.util
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(prefix="tritoncompat-"), f"{name}.py")
+    with open(path, "w") as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def self_check() -> List[str]:
+    """Launch one kernel natively, through ``launch()`` and patched; return failures (empty: ok)."""
+    import torch
+
+    import tritoncompat
+
+    failures: List[str] = []
+    interpret = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "yes", "on", "y")
+    gpu = torch.cuda.is_available() and not interpret
+    fake = None
+    if not gpu and not interpret:
+        from ._fake import FakeCuda
+
+        fake = FakeCuda().install()
+    try:
+        kernel = _load(_KERNEL, "tritoncompat_selfcheck").axpby
+        device = "cuda" if gpu else "cpu"
+        n = 1000
+        x, y = torch.randn(n, device=device), torch.randn(n, device=device)
+        outs = [torch.zeros(n, device=device) for _ in range(3)]
+        grid = lambda meta: (triton_cdiv(n, meta["BLOCK"]),)  # noqa: E731
+        before = tritoncompat.cache_info()
+        calls = []
+        kernel[grid](x, y, outs[0], n, 2.0, 0.5)
+        calls.append(fake.calls[-1] if fake else None)
+        for _ in range(2):  # a miss, then a hit
+            tritoncompat.launch(kernel, grid, x, y, outs[1], n, 2.0, 0.5)
+        calls.append(fake.calls[-1] if fake else None)
+        with tritoncompat.patched():
+            kernel[grid](x, y, outs[2], n, 2.0, 0.5)
+        calls.append(fake.calls[-1] if fake else None)
+        after = tritoncompat.cache_info()
+        if gpu or interpret:
+            torch.cuda.synchronize() if gpu else None
+            expected = 2.0 * x + 0.5 * y
+            for name, out in zip(("native", "launch()", "patched"), outs):
+                if not torch.allclose(out, expected, atol=1e-5):
+                    failures.append(f"{name} launch computed a wrong result")
+        else:
+            native = calls[0]
+            for name, got in zip(("launch()", "patched"), calls[1:]):
+                same = len(got) == len(native) and all(
+                    (a is b) or (type(a) is type(b) and not hasattr(a, "data_ptr") and a == b)
+                    for i, (a, b) in enumerate(zip(got, native)) if i not in (2 + 4, 2 + 5, 2 + 6))
+                if not same:
+                    failures.append(f"{name} handed the launcher {got!r}, Triton's own path {native!r}")
+        hits = after.hits - before.hits
+        if not interpret and tritoncompat._launch.status()["fast_path"] and hits < 2:
+            failures.append(f"expected at least 2 fast-path hits, cache_info says {hits}")
+    finally:
+        if fake is not None:
+            fake.uninstall()
+    return failures
+
+
+def triton_cdiv(a: int, b: int) -> int:
+    return (a + b - 1) // b
+
+
+def main(argv: List[str]) -> int:
+    command = argv[0] if argv else "check"
+    if command == "bench":
+        from . import _bench
+
+        return _bench.main(argv[1:])
+    info = report()
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:<{width}}  {value}")
+    if command == "report":
+        return 0
+    if info["triton"] is None:
+        print("self-check: skipped (triton is not installed)")
+        return 1
+    mode = "GPU" if info["gpu"] else ("interpreter" if os.environ.get("TRITON_INTERPRET") else "CPU fake driver")
+    failures = self_check()
+    if failures:
+        print(f"self-check ({mode}): FAILED")
+        for failure in failures:
+            print(f"  - {failure}")
+        return 1
+    print(f"self-check ({mode}): ok — native, launch() and patched launches agree; {tritoncompat_info()}")
+    return 0
+
+
+def tritoncompat_info() -> str:
+    import tritoncompat
+
+    return str(tritoncompat.cache_info())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

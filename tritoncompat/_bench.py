@@ -1,0 +1,226 @@
+"""``python -m tritoncompat bench``: host cost per launch, measured in one run.
+
+For a 7-argument and a 24-argument kernel: native ``kernel[grid]``, ``tritoncompat.launch``,
+patched ``kernel[grid]``, the compiled kernel's own launcher called with prebuilt arguments and
+``None`` hooks (the floor from Python), and a CUDA-graph replay (GPU floor, per launch). On a
+GPU the GPU is kept busy (``torch.cuda._sleep``) so enqueue cost is measured, never waiting.
+Without a GPU (``--fake``), Triton compiles for real and launches stop at a fake launcher: the
+host-side part only, labelled as such.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List
+
+__all__ = ["main"]
+
+KERNEL_SOURCE = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def few_args(x_ptr, y_ptr, out_ptr, n, alpha, beta, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    y = tl.load(y_ptr + offs, mask=m)
+    tl.store(out_ptr + offs, alpha * x + beta * y, mask=m)
+
+
+@triton.jit
+def many_args(a_ptr, b_ptr, c_ptr, d_ptr, e_ptr, f_ptr, out_ptr,
+              s_a, s_b, s_c, s_d, s_e, s_f, s_out,
+              n, m, k, alpha, beta, gamma, delta, eps,
+              HAS_BIAS: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    acc = tl.load(a_ptr + offs * s_a, mask=mask) * alpha + tl.load(b_ptr + offs * s_b, mask=mask) * beta
+    acc += tl.load(c_ptr + offs * s_c, mask=mask) * gamma + tl.load(d_ptr + offs * s_d, mask=mask) * delta
+    acc += tl.load(e_ptr + offs * s_e, mask=mask) * eps
+    if HAS_BIAS:
+        acc += tl.load(f_ptr + offs * s_f, mask=mask)
+    acc += (m + k).to(tl.float32)
+    tl.store(out_ptr + offs * s_out, acc, mask=mask)
+'''
+
+
+def load_kernels() -> Any:
+    """The benchmark kernels, from a real file (``@triton.jit`` needs source)."""
+    import importlib.util
+    import os
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(prefix="tritoncompat-bench-"), "tritoncompat_bench_kernels.py")
+    with open(path, "w") as f:
+        f.write(KERNEL_SOURCE)
+    spec = importlib.util.spec_from_file_location("tritoncompat_bench_kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cases(kernels: Any, device: str) -> Dict[str, Any]:
+    import torch
+
+    n = 4096
+    t = [torch.randn(n, device=device) for _ in range(7)]
+    few = (kernels.few_args, (n // 1024,), (t[0], t[1], t[2], n, 0.5, 2.0), {"BLOCK": 1024})
+    many = (kernels.many_args, (n // 1024,),
+            (*t, 1, 1, 1, 1, 1, 1, 1, n, 3, 5, 0.5, 1.5, 2.5, 3.5, 4.5), {"HAS_BIAS": True, "BLOCK": 1024})
+    return {"7 args": few, "24 args": many}
+
+
+def _floor_call(compiled: Any, kernel: Any, grid: tuple, args: tuple, kwargs: dict, stream: int) -> Callable[[], Any]:
+    """The compiled kernel's launcher with prebuilt arguments and no hooks."""
+    import inspect
+
+    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    constexprs = {p.name for p in kernel.params if p.is_constexpr}
+    values = tuple(bound.arguments.values())
+    if not hasattr(kernel, "device_caches"):  # 3.0-3.2 launchers take non-constexpr args only
+        values = tuple(v for name, v in bound.arguments.items() if name not in constexprs)
+    run, function, packed = compiled.run, compiled.function, compiled.packed_metadata
+    gx, gy, gz = (tuple(grid) + (1, 1))[:3]
+
+    def floor() -> None:
+        run(gx, gy, gz, stream, function, packed, None, None, None, *values)
+
+    return floor
+
+
+def _time_batches(fns: Dict[str, Callable[[], Any]], batch: int, rounds: int, busy: Callable[[], None],
+                  sync: Callable[[], None]) -> Dict[str, Dict[str, float]]:
+    samples: Dict[str, List[float]] = {name: [] for name in fns}
+    perf = time.perf_counter
+    for _ in range(rounds):
+        for name, fn in fns.items():  # interleaved: drift hits every variant alike
+            busy()
+            t0 = perf()
+            for _ in range(batch):
+                fn()
+            samples[name].append((perf() - t0) / batch * 1e6)
+            sync()
+    return {name: {"median_us": statistics.median(v), "min_us": min(v)} for name, v in samples.items()}
+
+
+def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any]:
+    import torch
+    import triton
+
+    import tritoncompat
+
+    gpu = torch.cuda.is_available() and not fake
+    fake_driver = None
+    if not gpu:
+        from ._fake import FakeCuda
+
+        fake_driver = FakeCuda().install()
+    kernels = load_kernels()
+    device = "cuda" if gpu else "cpu"
+    results: Dict[str, Any] = {
+        "machine": torch.cuda.get_device_name() if gpu else "CPU, fake driver (host-side part only)",
+        "triton": triton.__version__, "torch": torch.__version__, "python": sys.version.split()[0],
+        "batch": batch, "rounds": rounds, "cases": {},
+    }
+    if gpu:
+        def busy() -> None:
+            torch.cuda._sleep(40_000_000)
+
+        sync = torch.cuda.synchronize
+        stream = torch.cuda.current_stream().cuda_stream
+    else:
+        def busy() -> None:
+            pass
+
+        def sync() -> None:
+            fake_driver.calls.clear()
+
+        stream = fake_driver.stream
+    try:
+        for label, (kernel, grid, args, kwargs) in cases(kernels, device).items():
+            compiled = kernel[grid](*args, **kwargs)
+            tritoncompat.launch(kernel, grid, *args, **kwargs)
+            fns: Dict[str, Callable[[], Any]] = {
+                "native": lambda: kernel[grid](*args, **kwargs),
+                "launch": lambda: tritoncompat.launch(kernel, grid, *args, **kwargs),
+                "floor": _floor_call(compiled, kernel, grid, args, kwargs, stream),
+            }
+            timings = _time_batches(fns, batch, rounds, busy, sync)
+            with tritoncompat.patched():
+                kernel[grid](*args, **kwargs)
+                timings.update(_time_batches({"patched": lambda: kernel[grid](*args, **kwargs)},
+                                             batch, rounds, busy, sync))
+            if gpu:
+                timings["graph"] = _graph_replay(kernel, grid, args, kwargs, batch, rounds, busy)
+            floor = timings["floor"]["median_us"]
+            native = timings["native"]["median_us"]
+            results["cases"][label] = {
+                "timings": timings,
+                "launch_over_floor": timings["launch"]["median_us"] / floor,
+                "patched_over_floor": timings["patched"]["median_us"] / floor,
+                "native_over_launch": native / timings["launch"]["median_us"],
+                "native_over_patched": native / timings["patched"]["median_us"],
+            }
+            gc.collect()
+    finally:
+        if fake_driver is not None:
+            fake_driver.uninstall()
+    results["cache_info"] = tritoncompat.cache_info()._asdict()
+    return results
+
+
+def _graph_replay(kernel, grid, args, kwargs, batch, rounds, busy) -> Dict[str, float]:
+    import torch
+
+    import tritoncompat
+
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(stream):
+        tritoncompat.launch(kernel, grid, *args, **kwargs)
+        torch.cuda.synchronize()
+        with torch.cuda.graph(graph, stream=stream):
+            for _ in range(batch):
+                tritoncompat.launch(kernel, grid, *args, **kwargs)
+    torch.cuda.synchronize()
+    samples = []
+    for _ in range(rounds):
+        busy()
+        t0 = time.perf_counter()
+        graph.replay()
+        samples.append((time.perf_counter() - t0) / batch * 1e6)
+        torch.cuda.synchronize()
+    return {"median_us": statistics.median(samples), "min_us": min(samples)}
+
+
+def format_table(results: Dict[str, Any]) -> str:
+    rows = [f"tritoncompat bench: {results['machine']}; triton {results['triton']}, torch {results['torch']}, "
+            f"python {results['python']}; host us per launch, median (min) of {results['rounds']} batches "
+            f"of {results['batch']}"]
+    names = ["native", "launch", "patched", "floor", "graph"]
+    header = f"{'kernel':<9}" + "".join(f"{n:>16}" for n in names) + f"{'launch/floor':>14}{'patched/floor':>15}{'native/launch':>15}{'native/patched':>16}"
+    rows += [header, "-" * len(header)]
+    for label, case in results["cases"].items():
+        t = case["timings"]
+        cells = "".join(f"{t[n]['median_us']:>8.2f} ({t[n]['min_us']:>5.2f})" if n in t else f"{'-':>16}" for n in names)
+        rows.append(f"{label:<9}{cells}{case['launch_over_floor']:>14.3f}{case['patched_over_floor']:>15.3f}"
+                    f"{case['native_over_launch']:>15.2f}{case['native_over_patched']:>16.2f}")
+    return "\n".join(rows)
+
+
+def main(argv: List[str]) -> int:
+    fake = "--fake" in argv
+    results = run(fake=fake)
+    if "--json" in argv:
+        print(json.dumps(results, indent=2, default=str))
+    else:
+        print(format_table(results))
+    return 0
