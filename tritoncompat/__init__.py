@@ -4,11 +4,29 @@
 the installed Triton is chosen on the first launch or ``patch()``.
 """
 
-from ._cache import CacheInfo, cache_clear, cache_info
+from ._cache import CacheInfo, cache_clear
 from ._launch import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning, launch
 from ._patch import is_patched, patch, patched, unpatch
 
 __version__ = "0.1.0"
+
+
+def cache_info(kernel=None) -> CacheInfo:
+    """Counters of the fast path: ``hits``, ``misses``, ``entries``, ``evictions`` summed over
+    every kernel (or for one ``kernel``), and ``fallbacks``, a mapping reason -> count of launches
+    that went through Triton's own path (process-wide).
+
+    >>> tritoncompat.cache_info()  # doctest: +SKIP
+    CacheInfo(hits=1200, misses=3, entries=3, fallbacks={'interpreter': 2}, evictions=0)
+    """
+    from . import _cache, _launch
+
+    if kernel is None:
+        return _cache.cache_info()
+    cache = _launch.kernel_cache(kernel)
+    if cache is None:
+        return CacheInfo(hits=0, misses=0, entries=0, fallbacks=_cache.cache_info().fallbacks, evictions=0)
+    return _cache.cache_info(cache)
 
 __all__ = [
     "launch",

@@ -104,7 +104,7 @@ def count_fallback(reason: str) -> None:
 
 
 def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
-    """Sum the counters of every live kernel cache (or of one), plus the fallbacks."""
+    """Sum the counters of every live kernel cache (or of one), plus the process's fallbacks."""
     with _lock:
         caches = [cache] if cache is not None else list(_live)
         totals = Counter() if cache is not None else Counter(_retired)

@@ -115,6 +115,12 @@ def status() -> Dict[str, Any]:
     }
 
 
+def kernel_cache(kernel: Any) -> Optional[_cache.KernelCache]:
+    """The key cache of one kernel (``None`` before its first fast launch, or if it has none)."""
+    fast = vars(kernel).get(ATTR) if hasattr(kernel, "__dict__") else None
+    return getattr(fast, "__globals__", {}).get("_tc_cache")
+
+
 def _native(kernel: Any, reason: str) -> Callable[..., Any]:
     def forward(grid, *args, **kwargs):
         _cache.count_fallback(reason)

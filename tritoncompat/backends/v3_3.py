@@ -43,6 +43,10 @@ except ImportError:  # 3.3
 
 NAME = "v3_3"
 
+# Where things sit in the launcher's positional arguments (tests compare calls slot by slot):
+# (gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *params).
+LAUNCHER_LAYOUT = {"stream_slot": 3, "function_slot": 4, "hook_slots": (6, 7, 8), "args_slot": 9}
+
 # Triton's own run, taken from the class before tritoncompat.patch() can replace it.
 _RUN = JITFunction.__dict__["run"]
 _RUN_SOURCE = inspect.getsource(_RUN)

@@ -1,0 +1,76 @@
+"""Markers, skips and fixtures shared by the suite.
+
+``triton``: needs Triton installed; ``gpu``: needs a CUDA GPU. Both are skipped with a reason
+otherwise. The suite runs with ``TRITONCOMPAT_VERIFY=1`` (every fast hit is checked against
+Triton's own key computation) unless the environment says otherwise.
+"""
+
+import importlib.util
+import os
+
+import pytest
+
+os.environ.setdefault("TRITONCOMPAT_VERIFY", "1")
+os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+
+try:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("default", max_examples=40, deadline=None, derandomize=True,
+                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    settings.register_profile("thorough", max_examples=300, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+except ImportError:
+    pass
+
+HAS_TRITON = importlib.util.find_spec("triton") is not None
+
+
+def _has_gpu():
+    if not HAS_TRITON or importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "triton: needs Triton installed")
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU (the H100 machine)")
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu = _has_gpu()
+    for item in items:
+        if "triton" in item.keywords and not HAS_TRITON:
+            item.add_marker(pytest.mark.skip(reason="Triton is not installed"))
+        if "gpu" in item.keywords and not gpu:
+            item.add_marker(pytest.mark.skip(reason="no CUDA GPU on this machine (GPU tests run on the H100 machine)"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tritoncompat():
+    """Every test starts from a re-read environment, an unpatched Triton and zeroed counters."""
+    if HAS_TRITON:
+        import tritoncompat
+        from tritoncompat import _launch
+
+        tritoncompat.unpatch()
+        _launch.reload()
+        tritoncompat.cache_clear()
+        yield
+        tritoncompat.unpatch()
+        _launch.reload()
+    else:
+        yield
+
+
+@pytest.fixture
+def fake_cuda():
+    """Triton compiles for real and stops at a fake launcher that records its arguments
+    (tritoncompat._fake). Kernels must be defined after it is installed (2.1)."""
+    from tritoncompat._fake import FakeCuda
+
+    with FakeCuda() as fake:
+        yield fake

@@ -1,0 +1,109 @@
+"""On a real GPU (the H100 machine): outputs of launch() and patched launches equal native ones
+over the corpus, and CUDA graphs captured through the fast path replay correctly."""
+
+import pytest
+
+import tritoncompat
+
+pytestmark = [pytest.mark.triton, pytest.mark.gpu]
+
+
+def _run_case(kernel, grid, args, kwargs, how):
+    import torch
+
+    if how == "native":
+        kernel[grid](*args, **kwargs)
+    elif how == "launch":
+        tritoncompat.launch(kernel, grid, *args, **kwargs)
+    else:
+        with tritoncompat.patched():
+            kernel[grid](*args, **kwargs)
+    torch.cuda.synchronize()
+
+
+def _clone(seed_args, seed_kwargs):
+    """Same inputs for every variant: fresh copies of the seed tensors."""
+    import torch
+
+    def copy(a, s):
+        if isinstance(a, torch.Tensor):
+            return s.clone()
+        if isinstance(a, tuple):
+            return tuple(copy(x, y) for x, y in zip(a, s))
+        return a
+
+    return tuple(copy(a, a) for a in seed_args), {k: copy(v, v) for k, v in seed_kwargs.items()}
+
+
+def _outputs(args, kwargs):
+    import torch
+
+    flat = []
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, torch.Tensor):
+            flat.append(a.detach().cpu())
+        elif isinstance(a, tuple):
+            flat += [x.detach().cpu() for x in a if isinstance(x, torch.Tensor)]
+    return flat
+
+
+def test_corpus_outputs_equal_native():
+    import torch
+
+    import corpus
+
+    cases = corpus.cases("cuda") + corpus.wrapped_cases("cuda")
+    for name, kernel, grid, seed_args, seed_kwargs in cases:
+        results = {}
+        for how in ("native", "launch", "launch", "patched"):  # launch twice: miss, then hit
+            args, kwargs = _clone(seed_args, seed_kwargs)
+            hits = tritoncompat.cache_info().hits
+            _run_case(kernel, grid, args, kwargs, how)
+            results.setdefault(how, []).append((_outputs(args, kwargs), tritoncompat.cache_info().hits - hits))
+        native = results["native"][0][0]
+        for how in ("launch", "patched"):
+            for outs, _ in results[how]:
+                for got, want in zip(outs, native):
+                    assert torch.equal(got, want) or (got.isnan() == want.isnan()).all(), (name, how)
+        if type(kernel).__name__ == "JITFunction":
+            assert results["launch"][1][1] == 1, (name, "second launch() must be a fast hit")
+        assert results["patched"][0][1] == 1, (name, "patched launch must be a fast hit")
+    assert tritoncompat.cache_info().hits > len(cases)
+
+
+@pytest.mark.parametrize("side_stream", [False, True])
+def test_cuda_graph_through_launch_replays(side_stream):
+    import torch
+
+    import corpus
+
+    kernel = corpus.build()["axpb"]
+    x = torch.randn(4096, device="cuda")
+    out = torch.zeros(4096, device="cuda")
+    grid = (32,)
+    tritoncompat.launch(kernel, grid, x, out, 4096, 3, 2.0)  # compile (miss) before capture
+    tritoncompat.launch(kernel, grid, out, out, 4096, 0, 0.5)
+    torch.cuda.synchronize()
+    stream = torch.cuda.Stream() if side_stream else torch.cuda.current_stream()
+    graph = torch.cuda.CUDAGraph()
+    hits = tritoncompat.cache_info().hits
+    if side_stream:
+        stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        with torch.cuda.graph(graph, stream=stream if side_stream else None):
+            tritoncompat.launch(kernel, grid, x, out, 4096, 3, 2.0)
+            with tritoncompat.patched():
+                kernel[grid](out, out, 4096, 0, 0.5)
+    assert tritoncompat.cache_info().hits == hits + 2
+    for value in (1.0, -2.0):
+        x.fill_(value)
+        out.zero_()
+        graph.replay()
+        torch.cuda.synchronize()
+        assert torch.allclose(out, torch.full_like(out, (value * 2.0 + 3) * 0.5))
+
+
+def test_self_check_on_gpu():
+    from tritoncompat.__main__ import self_check
+
+    assert self_check() == []

@@ -1,0 +1,281 @@
+"""launch(): the fast path hands the compiled kernel's launcher exactly what Triton's own path
+hands it, on a CPU machine (Triton compiles for real; a fake driver records the launcher's
+arguments and gives every compiled kernel its own function handle)."""
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tritoncompat
+from tritoncompat import _launch, _version
+
+import corpus
+
+pytestmark = [pytest.mark.triton]
+
+V = corpus.V
+FAST = _version.detect().backend in _version.BACKENDS  # this release has a backend (3.3-3.9 today)
+needs_backend = pytest.mark.skipif(not FAST, reason=f"no backend yet for triton {triton.__version__}")
+
+
+def assert_same_launch(fast, native):
+    """Element by element: tensors by identity, launch metadata and hooks modulo None (the fast
+    path passes None for idle hooks), everything else by type and value."""
+    assert len(fast) == len(native), (fast, native)
+    layout = _launch.backend().module.LAUNCHER_LAYOUT
+    for i, (a, b) in enumerate(zip(fast, native)):
+        if i in layout["hook_slots"] and (a is None or a is b or type(a).__name__ == type(b).__name__ == "LazyDict"):
+            continue  # a fresh LazyDict per native launch (3.5+)
+        if hasattr(b, "data_ptr"):
+            assert a is b, f"slot {i}: {a!r} is not the native tensor"
+        elif isinstance(b, tuple):
+            assert type(a) is type(b) and len(a) == len(b), f"slot {i}: {a!r} != {b!r}"
+            assert all((x is y) if hasattr(y, "data_ptr") else (type(x) is type(y) and x == y) for x, y in zip(a, b))
+        else:
+            assert type(a) is type(b) and a == b, f"slot {i}: {a!r} != {b!r}"
+
+
+def function_of(call):
+    return call[_launch.backend().module.LAUNCHER_LAYOUT["function_slot"]]
+
+
+@needs_backend
+@pytest.mark.parametrize("case", corpus.CASE_NAMES)
+def test_fast_path_matches_native(fake_cuda, case):
+    name, kernel, grid, args, kwargs = corpus.case(case)
+    kernel[grid](*args, **kwargs)
+    native = fake_cuda.calls[-1]
+    assert tritoncompat.launch(kernel, grid, *args, **kwargs) is not None  # miss: native once
+    before = tritoncompat.cache_info()
+    compiled = tritoncompat.launch(kernel, grid, *args, **kwargs)  # hit
+    after = tritoncompat.cache_info()
+    assert after.hits == before.hits + 1, (name, after)
+    assert_same_launch(fake_cuda.calls[-1], native)
+    with tritoncompat.patched():
+        assert kernel[grid](*args, **kwargs) is compiled
+    assert tritoncompat.cache_info().hits == after.hits + 1
+    assert_same_launch(fake_cuda.calls[-1], native)
+    assert not tritoncompat.cache_info().fallbacks
+
+
+@needs_backend
+@pytest.mark.parametrize("case", [0, 1])
+def test_autotune_and_heuristics_take_the_fast_path_when_patched(fake_cuda, case):
+    name, kernel, grid, args, kwargs = corpus.wrapped_cases()[case]
+    kernel[grid](*args, **kwargs)
+    native = fake_cuda.calls[-1]
+    with tritoncompat.patched():
+        kernel[grid](*args, **kwargs)
+        hits = tritoncompat.cache_info().hits
+        kernel[grid](*args, **kwargs)
+        assert tritoncompat.cache_info().hits == hits + 1
+    assert_same_launch(fake_cuda.calls[-1], native)
+    # Outside patch(), launch() runs them through Triton's own path, counted.
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    assert_same_launch(fake_cuda.calls[-1], native)
+    assert sum(tritoncompat.cache_info().fallbacks.values()) == 1
+
+
+# Over random argument sets, every launch reaches the compiled kernel the native path reaches.
+INTS = [-1, 0, 1, 16, 17, 2**31 - 1, 2**31, 2**63 - 1]
+SCALARS = st.sampled_from(INTS) | st.sampled_from([1.0, True, False, 0.5])
+
+
+@needs_backend
+@given(a=SCALARS, b=SCALARS, c=SCALARS, dtype=st.sampled_from([torch.float32, torch.float16]),
+       offset=st.sampled_from([0, 1, 4]), as_kwargs=st.booleans(), warps=st.sampled_from([None, 4]))
+def test_property_same_compiled_kernel_as_native(fake_cuda, a, b, c, dtype, offset, as_kwargs, warps):
+    kernel = corpus.build()["prop"]
+    x = torch.randn(256).to(dtype)[offset:offset + 64]
+    out = torch.empty(64, dtype=dtype)
+    opts = {} if warps is None else {"num_warps": warps}
+    call = (((), dict(x_ptr=x, out_ptr=out, a=a, b=b, c=c, BLOCK=64, **opts)) if as_kwargs
+            else ((x, out, a, b, c), dict(BLOCK=64, **opts)))
+    native = kernel[(1,)](*call[0], **call[1])
+    native_function = function_of(fake_cuda.calls[-1])
+    for _ in range(2):  # miss (native) then hit (fast; verified against Triton's own key)
+        assert tritoncompat.launch(kernel, (1,), *call[0], **call[1]) is native
+        assert function_of(fake_cuda.calls[-1]) == native_function
+
+
+@needs_backend
+def test_native_cache_cleared_goes_native_again(fake_cuda):
+    name, kernel, grid, args, kwargs = corpus.cases()[0]
+    first = tritoncompat.launch(kernel, grid, *args, **kwargs)
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    kernel.device_caches.clear()  # the user drops Triton's cache
+    misses = tritoncompat.cache_info().misses
+    second = tritoncompat.launch(kernel, grid, *args, **kwargs)
+    assert second is not first and tritoncompat.cache_info().misses == misses + 1
+    assert tritoncompat.launch(kernel, grid, *args, **kwargs) is second
+
+
+@needs_backend
+def test_verify_catches_a_wrong_entry(fake_cuda):
+    kernel = corpus.build()["ints"]
+    out = torch.empty(64)
+    tritoncompat.launch(kernel, (1,), out, 16, 16, 16, 16, BLOCK=64)
+    tritoncompat.launch(kernel, (1,), out, 17, 17, 17, 17, BLOCK=64)
+    entries = _launch.kernel_cache(kernel).entries
+    assert tritoncompat.cache_info(kernel).entries == 2
+    (k1, e1), (k2, e2) = list(entries.items())[-2:]
+    entries[k1], entries[k2] = e2, e1  # simulate a key that picks the wrong kernel
+    with pytest.raises(tritoncompat.TritonCompatVerifyError):
+        tritoncompat.launch(kernel, (1,), out, 16, 16, 16, 16, BLOCK=64)
+
+
+@needs_backend
+def test_global_guard_raises_like_triton(fake_cuda):
+    name, kernel, grid, args, kwargs = corpus.case("global constexpr")
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    old = corpus.SCALE
+    corpus.SCALE = tl.constexpr(3)
+    try:
+        with pytest.raises(RuntimeError, match="Global variable SCALE has changed") as native:
+            kernel[grid](*args, **kwargs)
+        with pytest.raises(RuntimeError) as fast:
+            tritoncompat.launch(kernel, grid, *args, **kwargs)
+        assert str(fast.value) == str(native.value)
+    finally:
+        corpus.SCALE = old
+
+
+# ---------------------------------------------------------------- fallbacks
+
+
+@needs_backend
+def test_warmup_and_pre_run_hooks_go_native(fake_cuda):
+    name, kernel, grid, args, kwargs = corpus.cases()[0]
+    with tritoncompat.patched():
+        kernel.warmup(*args, grid=grid, **kwargs)
+        assert tritoncompat.cache_info().fallbacks.get("warmup") == 1
+        seen = []
+        kernel.add_pre_run_hook(lambda *a, **k: seen.append(a))
+        try:
+            kernel[grid](*args, **kwargs)
+            kernel[grid](*args, **kwargs)
+        finally:
+            kernel.pre_run_hooks.clear()
+    assert len(seen) == 2
+    assert tritoncompat.cache_info().fallbacks.get("pre-run hooks") == 2
+
+
+@needs_backend
+def test_unsupported_argument_type_goes_native(fake_cuda):
+    import enum
+
+    class Size(enum.IntEnum):
+        N = 1000
+
+    name, kernel, grid, args, kwargs = corpus.cases()[0]
+    args = list(args)
+    args[2] = Size.N  # an int subclass: Triton decides, counted
+    try:
+        native = kernel[grid](*args, **kwargs)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            tritoncompat.launch(kernel, grid, *args, **kwargs)
+    else:
+        assert tritoncompat.launch(kernel, grid, *args, **kwargs) is native
+    assert any("argument of type" in r for r in tritoncompat.cache_info().fallbacks)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _bad_inputs():
+    x, out = torch.randn(1024), torch.empty(1024)
+    return {
+        "too few arguments": ((x, out, 1000), {}),
+        "too many arguments": ((x, out, 1000, 3, 2.5, 128, 7), {}),
+        "unknown keyword": ((x, out, 1000, 3, 2.5), {"bogus": 1}),
+        "unhashable constexpr": ((x, out, 1000, 3, 2.5), {"BLOCK": [128]}),
+        "int beyond 64 bits": ((x, out, 2**64, 3, 2.5), {}),
+        "non-tensor pointer": (("not a tensor", out, 1000, 3, 2.5), {}),
+        "duplicate argument": ((x, out, 1000, 3, 2.5), {"x_ptr": x}),
+    }
+
+
+@needs_backend
+@pytest.mark.parametrize("bad", sorted(_bad_inputs()))
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_bad_input_raises_what_triton_raises(fake_cuda, bad, via):
+    kernel = corpus.build()["axpb"]
+    args, kwargs = _bad_inputs()[bad]
+    try:
+        kernel[(8,)](*args, **kwargs)
+    except Exception as exc:
+        native = exc
+    else:  # some releases accept it on the fake driver (no C launcher to reject it)
+        native = None
+        native_call = fake_cuda.calls[-1]
+    entries = tritoncompat.cache_info().entries
+
+    def ours():
+        if via == "launch":
+            return tritoncompat.launch(kernel, (8,), *args, **kwargs)
+        with tritoncompat.patched():
+            return kernel[(8,)](*args, **kwargs)
+
+    if native is not None:
+        with pytest.raises(type(native)) as raised:
+            ours()
+        assert type(raised.value) is type(native), (raised.value, native)
+        assert tritoncompat.cache_info().entries == entries  # nothing cached
+        assert tritoncompat.cache_info().hits == 0
+    else:
+        ours()
+        assert function_of(fake_cuda.calls[-1]) == function_of(native_call)
+    # The kernel is still usable, and still fast.
+    x, out = torch.randn(1024), torch.empty(1024)
+    tritoncompat.launch(kernel, (8,), x, out, 1000, 3, 2.5)
+    hits = tritoncompat.cache_info().hits
+    tritoncompat.launch(kernel, (8,), x, out, 1000, 3, 2.5)
+    assert tritoncompat.cache_info().hits == hits + 1
+
+
+@needs_backend
+def test_grid_errors_propagate_unchanged(fake_cuda):
+    kernel = corpus.build()["axpb"]
+    x, out = torch.randn(1024), torch.empty(1024)
+    tritoncompat.launch(kernel, (8,), x, out, 1000, 3, 2.5)
+
+    def bad_grid(meta):
+        raise ZeroDivisionError("grid")
+
+    for launcher in (lambda g: kernel[g](x, out, 1000, 3, 2.5), lambda g: tritoncompat.launch(kernel, g, x, out, 1000, 3, 2.5)):
+        with pytest.raises(ZeroDivisionError, match="grid"):
+            launcher(bad_grid)
+    for bad in (("a",), (), 8):  # what a real launcher rejects; the fake may accept some
+        try:
+            kernel[bad](x, out, 1000, 3, 2.5)
+        except Exception as native:
+            with pytest.raises(type(native)):
+                tritoncompat.launch(kernel, bad, x, out, 1000, 3, 2.5)
+        else:
+            native_call = fake_cuda.calls[-1]
+            tritoncompat.launch(kernel, bad, x, out, 1000, 3, 2.5)
+            assert fake_cuda.calls[-1][:3] == native_call[:3]
+
+
+@needs_backend
+def test_grid_callable_gets_a_fresh_dict_of_all_params(fake_cuda):
+    kernel = corpus.build()["axpb"]
+    x, out = torch.randn(1024), torch.empty(1024)
+    seen = []
+
+    def grid(meta):
+        seen.append(meta)
+        meta["n"] = -1  # mutating it must not change what is launched
+        return (8,)
+
+    tritoncompat.launch(kernel, grid, x, out, 1000, 3, 2.5)
+    tritoncompat.launch(kernel, grid, x, out, 1000, 3, 2.5)
+    assert seen[-1] is not seen[-2]
+    assert set(seen[-1]) == {"x_ptr", "out_ptr", "n", "k", "alpha", "BLOCK"}
+    args_slot = _launch.backend().module.LAUNCHER_LAYOUT["args_slot"]
+    assert fake_cuda.calls[-1][args_slot + 2] == 1000
