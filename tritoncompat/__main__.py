@@ -75,7 +75,8 @@ def self_check() -> List[str]:
         device = "cuda" if gpu else "cpu"
         n = 1000
         x, y = torch.randn(n, device=device), torch.randn(n, device=device)
-        outs = [torch.zeros(n, device=device) for _ in range(3)]
+        # Real launches write one output each; fake ones are compared by argument identity.
+        outs = [torch.zeros(n, device=device) for _ in range(3)] if fake is None else [torch.zeros(n)] * 3
         grid = lambda meta: (triton_cdiv(n, meta["BLOCK"]),)  # noqa: E731
         before = tritoncompat.cache_info()
         calls = []
@@ -95,19 +96,35 @@ def self_check() -> List[str]:
                 if not torch.allclose(out, expected, atol=1e-5):
                     failures.append(f"{name} launch computed a wrong result")
         else:
-            native = calls[0]
-            for name, got in zip(("launch()", "patched"), calls[1:]):
-                same = len(got) == len(native) and all(
-                    (a is b) or (type(a) is type(b) and not hasattr(a, "data_ptr") and a == b)
-                    for i, (a, b) in enumerate(zip(got, native)) if i not in (2 + 4, 2 + 5, 2 + 6))
-                if not same:
-                    failures.append(f"{name} handed the launcher {got!r}, Triton's own path {native!r}")
+            failures += _compare_calls(calls)
         hits = after.hits - before.hits
         if not interpret and tritoncompat._launch.status()["fast_path"] and hits < 2:
             failures.append(f"expected at least 2 fast-path hits, cache_info says {hits}")
     finally:
         if fake is not None:
             fake.uninstall()
+    return failures
+
+
+def _compare_calls(calls: List[Any]) -> List[str]:
+    """The launcher tuples of launch() and patched against the native one, slot by slot:
+    tensors by identity, idle hooks and launch metadata modulo None, the rest by type and value."""
+    from . import _launch
+
+    layout = _launch.backend().module.LAUNCHER_LAYOUT if _launch.backend().module else {"hook_slots": ()}
+    native = calls[0]
+    failures = []
+    for name, got in zip(("launch()", "patched"), calls[1:]):
+        if len(got) != len(native):
+            failures.append(f"{name}: launcher got {len(got)} arguments, Triton's own path {len(native)}")
+            continue
+        for i, (a, b) in enumerate(zip(got, native)):
+            if i in layout["hook_slots"] and (a is None or a is b or type(a) is type(b)):
+                continue
+            same = a is b if hasattr(b, "data_ptr") else (type(a) is type(b) and a == b)
+            if not same:
+                failures.append(f"{name}: launcher slot {i} is {type(a).__name__} {a if not hasattr(a, 'data_ptr') else ''}"
+                                f", Triton's own path gives {type(b).__name__}")
     return failures
 
 
@@ -130,6 +147,11 @@ def main(argv: List[str]) -> int:
     if info["triton"] is None:
         print("self-check: skipped (triton is not installed)")
         return 1
+    # The self-check's fast hits are also checked against Triton's own key computation.
+    os.environ.setdefault("TRITONCOMPAT_VERIFY", "1")
+    from . import _launch
+
+    _launch.reload()
     mode = "GPU" if info["gpu"] else ("interpreter" if os.environ.get("TRITON_INTERPRET") else "CPU fake driver")
     failures = self_check()
     if failures:
