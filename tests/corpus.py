@@ -14,14 +14,21 @@ V = tuple(int(p) for p in triton.__version__.split("+")[0].split(".")[:2])
 TUPLES = V >= (3, 3)  # tuple arguments: 3.3+
 
 SCALE = tl.constexpr(2)  # a global the compiled kernel uses: Triton's guard checks it per launch
+# 2.1 writes str(default) into the run it generates: a str default must be valid Python there
+ACT_NONE = "none" if V >= (2, 2) else None
 
-_built = None
+_built = {}
 
 
 def build():
-    global _built
-    if _built is not None:
-        return _built
+    """The corpus kernels. One set while a fake driver is installed and another without one: on a
+    GPU machine both kinds of test run, and Triton's cache must not hand a kernel compiled for
+    the fake driver to the real one (or the reverse)."""
+    from tritoncompat import _fake
+
+    mode = "fake" if _fake._ACTIVE else "real"
+    if mode in _built:
+        return _built[mode]
 
     @triton.jit
     def axpb(x_ptr, out_ptr, n, k, alpha, BLOCK: tl.constexpr = 128):
@@ -58,7 +65,7 @@ def build():
         tl.store(out_ptr + offs, x, mask=m)
 
     @triton.jit
-    def activation(x_ptr, out_ptr, n, BLOCK: tl.constexpr, ACT: tl.constexpr = "none", SLOPE: tl.constexpr = 0.0):
+    def activation(x_ptr, out_ptr, n, BLOCK: tl.constexpr, ACT: tl.constexpr = ACT_NONE, SLOPE: tl.constexpr = 0.0):
         offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         m = offs < n
         x = tl.load(x_ptr + offs, mask=m)
@@ -125,7 +132,7 @@ def build():
             tl.store(out_ptr + offs, acc + sizes[0] + sizes[1])
 
         kernels["tuple_args"] = tuple_args
-    _built = kernels
+    _built[mode] = kernels
     return kernels
 
 

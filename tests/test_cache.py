@@ -130,3 +130,23 @@ def test_fallbacks_counted_by_reason_and_cleared():
     assert tritoncompat.cache_info().fallbacks == {"interpreter": 2, "warmup": 1}
     tritoncompat.cache_clear()
     assert tritoncompat.cache_info().fallbacks == {}
+
+
+def test_collected_cache_never_blocks_on_the_module_lock():
+    # The garbage collector can run KernelCache.__del__ while this thread holds the lock (a
+    # cache_info() call allocating): it must not wait for it (it once deadlocked the suite).
+    cache = _cache.KernelCache("k", maxsize=2)
+    next(cache.hits)
+    before = _cache.cache_info().hits
+    done = threading.Event()
+
+    def collect_under_lock():
+        with _cache._lock:
+            cache.__del__()
+        done.set()
+
+    thread = threading.Thread(target=collect_under_lock, daemon=True)
+    thread.start()
+    assert done.wait(10), "KernelCache.__del__ blocked on the module lock"
+    _cache._live.discard(cache)
+    assert _cache.cache_info().hits == before  # the retired count replaces the live one

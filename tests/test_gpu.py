@@ -55,7 +55,7 @@ def test_corpus_outputs_equal_native():
     cases = corpus.cases("cuda") + corpus.wrapped_cases("cuda")
     for name, kernel, grid, seed_args, seed_kwargs in cases:
         results = {}
-        for how in ("native", "launch", "launch", "patched"):  # launch twice: miss, then hit
+        for how in ("native", "launch", "launch", "patched", "patched"):  # twice: a miss, then a hit
             args, kwargs = _clone(seed_args, seed_kwargs)
             hits = tritoncompat.cache_info().hits
             _run_case(kernel, grid, args, kwargs, how)
@@ -67,7 +67,9 @@ def test_corpus_outputs_equal_native():
                     assert torch.equal(got, want) or (got.isnan() == want.isnan()).all(), (name, how)
         if type(kernel).__name__ == "JITFunction":
             assert results["launch"][1][1] == 1, (name, "second launch() must be a fast hit")
-        assert results["patched"][0][1] == 1, (name, "patched launch must be a fast hit")
+        # Autotuned/heuristics kernels reach the fast path only through patch(): their first
+        # patched launch of a configuration is a miss.
+        assert results["patched"][1][1] == 1, (name, "second patched launch must be a fast hit")
     assert tritoncompat.cache_info().hits > len(cases)
 
 

@@ -10,7 +10,8 @@ import corpus
 
 pytestmark = [pytest.mark.triton]
 V = corpus.V
-needs_v3_3 = pytest.mark.skipif(_version.detect().backend != "v3_3", reason="hooks of the 3.3+ backend")
+# 3.x: the launcher takes (launch_metadata, enter, exit) at LAUNCHER_LAYOUT["hook_slots"]
+needs_3x = pytest.mark.skipif(_version.detect().backend not in ("v3_0", "v3_3"), reason="hooks of the 3.x backends")
 
 
 def install_enter_hook(hook):
@@ -31,15 +32,16 @@ def install_enter_hook(hook):
     return lambda: setattr(CompiledKernel, "launch_enter_hook", None)
 
 
-@needs_v3_3
+@needs_3x
 def test_idle_hooks_pass_none(fake_cuda):
     name, kernel, grid, args, kwargs = corpus.cases()[0]
     tritoncompat.launch(kernel, grid, *args, **kwargs)
     tritoncompat.launch(kernel, grid, *args, **kwargs)
-    assert fake_cuda.calls[-1][6:9] == (None, None, None)
+    slots = _launch.backend().module.LAUNCHER_LAYOUT["hook_slots"]
+    assert tuple(fake_cuda.calls[-1][i] for i in slots) == (None, None, None)
 
 
-@needs_v3_3
+@needs_3x
 def test_installed_hook_is_seen_on_the_next_launch(fake_cuda):
     name, kernel, grid, args, kwargs = corpus.cases()[0]
     tritoncompat.launch(kernel, grid, *args, **kwargs)
@@ -54,8 +56,9 @@ def test_installed_hook_is_seen_on_the_next_launch(fake_cuda):
         assert tritoncompat.cache_info().hits == hits + 1
     finally:
         undo()
-    assert fast[7] is native[7] and fast[8] is native[8]  # the same hook objects
-    assert type(fast[6]) is type(native[6]) and fast[6] is not None
-    assert dict(fast[6].get()) == dict(native[6].get())  # the metadata a profiler receives
+    md, enter, leave = _launch.backend().module.LAUNCHER_LAYOUT["hook_slots"]
+    assert fast[enter] is native[enter] and fast[leave] is native[leave]  # the same hook objects
+    assert type(fast[md]) is type(native[md]) and fast[md] is not None
+    assert dict(fast[md].get()) == dict(native[md].get())  # the metadata a profiler receives
     tritoncompat.launch(kernel, grid, *args, **kwargs)
-    assert fake_cuda.calls[-1][6] is None  # removed: idle again
+    assert fake_cuda.calls[-1][md] is None  # removed: idle again

@@ -23,10 +23,12 @@ SNIPPET = textwrap.dedent('''
         x = torch.randn(1000)
         grid = lambda meta: ((1000 + meta["BLOCK"] - 1) // meta["BLOCK"],)
         outs = [torch.zeros(1000) for _ in range(3)]
-        tritoncompat.launch(axpb, grid, x, outs[0], 1000, 3, 2.5)
+        # 2.1's debugger applies no defaults: it needs every constexpr as a keyword
+        block = {"BLOCK": 128} if triton.__version__.startswith("2.1.") else {}
+        tritoncompat.launch(axpb, grid, x, outs[0], 1000, 3, 2.5, **block)
         tritoncompat.launch(axpb, (8,), x, outs[1], 1000, 3, 2.5, BLOCK=128)
         with tritoncompat.patched():
-            axpb[grid](x, outs[2], 1000, 3, 2.5)
+            axpb[grid](x, outs[2], 1000, 3, 2.5, **block)
         for out in outs:
             assert torch.allclose(out, x * 2.5 + 3, atol=1e-5), out[:4]
         info = tritoncompat.cache_info()

@@ -106,7 +106,7 @@ def test_native_cache_cleared_goes_native_again(fake_cuda):
     name, kernel, grid, args, kwargs = corpus.cases()[0]
     first = tritoncompat.launch(kernel, grid, *args, **kwargs)
     tritoncompat.launch(kernel, grid, *args, **kwargs)
-    kernel.device_caches.clear()  # the user drops Triton's cache
+    (kernel.device_caches if hasattr(kernel, "device_caches") else kernel.cache).clear()  # the user drops Triton's cache
     misses = tritoncompat.cache_info().misses
     second = tritoncompat.launch(kernel, grid, *args, **kwargs)
     assert second is not first and tritoncompat.cache_info().misses == misses + 1
@@ -128,6 +128,7 @@ def test_verify_catches_a_wrong_entry(fake_cuda):
 
 
 @needs_backend
+@pytest.mark.skipif(V < (3, 0), reason="2.x has no guard on the globals a kernel uses")
 def test_global_guard_raises_like_triton(fake_cuda):
     name, kernel, grid, args, kwargs = corpus.case("global constexpr")
     tritoncompat.launch(kernel, grid, *args, **kwargs)
@@ -153,6 +154,8 @@ def test_warmup_and_pre_run_hooks_go_native(fake_cuda):
     with tritoncompat.patched():
         kernel.warmup(*args, grid=grid, **kwargs)
         assert tritoncompat.cache_info().fallbacks.get("warmup") == 1
+        if not hasattr(kernel, "add_pre_run_hook"):  # 2.x: no pre-run hooks
+            return
         seen = []
         kernel.add_pre_run_hook(lambda *a, **k: seen.append(a))
         try:

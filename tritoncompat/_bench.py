@@ -80,6 +80,11 @@ def _floor_call(compiled: Any, kernel: Any, grid: tuple, args: tuple, kwargs: di
     """The compiled kernel's launcher with prebuilt arguments and no hooks."""
     import inspect
 
+    from . import _launch
+
+    module = _launch.backend().module
+    if hasattr(module, "floor"):  # the backend knows its launcher's layout (2.x)
+        return module.floor(kernel, compiled, grid, args, kwargs, stream)
     bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
     bound.apply_defaults()
     constexprs = {p.name for p in kernel.params if p.is_constexpr}

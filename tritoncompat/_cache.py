@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from typing import Any, Dict, Mapping, NamedTuple, Optional
 
 __all__ = ["CacheInfo", "KernelCache", "count_fallback", "cache_info", "cache_clear"]
@@ -23,6 +23,9 @@ __all__ = ["CacheInfo", "KernelCache", "count_fallback", "cache_info", "cache_cl
 _lock = threading.Lock()
 _fallbacks: Counter = Counter()
 _retired = Counter()  # counts of kernel caches that were garbage-collected
+# __del__ may run from the garbage collector at any allocation, even while this module holds
+# _lock in the same thread: it only appends here (atomic), and readers drain under the lock.
+_retiring: "deque[Dict[str, int]]" = deque()
 _live: "weakref.WeakSet[KernelCache]" = weakref.WeakSet()
 
 
@@ -43,8 +46,8 @@ class CacheInfo(NamedTuple):
 
 
 def _count_value(counter: "itertools.count[int]") -> int:
-    # itertools.count exposes its next value only through its pickle state.
-    return counter.__reduce__()[1][0]
+    # itertools.count shows its next value only in its repr ("count(5)").
+    return int(repr(counter)[6:-1])
 
 
 class KernelCache:
@@ -91,10 +94,15 @@ class KernelCache:
         try:
             info = self.info()
             info.pop("entries")
-            with _lock:
-                _retired.update(info)
+            _retiring.append(info)
         except Exception:  # interpreter shutdown: module globals may be gone
             pass
+
+
+def _drain_retired() -> None:
+    """Fold the counts of collected caches into ``_retired`` (the caller holds ``_lock``)."""
+    while _retiring:
+        _retired.update(_retiring.popleft())
 
 
 def count_fallback(reason: str) -> None:
@@ -106,6 +114,7 @@ def count_fallback(reason: str) -> None:
 def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
     """Sum the counters of every live kernel cache (or of one), plus the process's fallbacks."""
     with _lock:
+        _drain_retired()
         caches = [cache] if cache is not None else list(_live)
         totals = Counter() if cache is not None else Counter(_retired)
         fallbacks = dict(_fallbacks)
@@ -118,6 +127,7 @@ def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
 def cache_clear() -> None:
     """Drop every fast key and reset every counter. Triton's own caches are left alone."""
     with _lock:
+        _drain_retired()
         caches = list(_live)
         _fallbacks.clear()
         _retired.clear()

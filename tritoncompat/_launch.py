@@ -145,14 +145,24 @@ def resolve(kernel: Any) -> Callable[..., Any]:
             forward = module.build_forwarder(kernel, _kind(kernel))
             vars(kernel)[ATTR] = forward
         return forward
-    with _selection_lock:
-        fast = vars(kernel).get(ATTR)
-        if fast is None:
-            fast = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries)
-            vars(kernel)[ATTR] = fast
-            key = id(kernel)
-            _kernels[key] = weakref.ref(kernel, lambda _, key=key: _kernels.pop(key, None))
-    return fast
+    def first_launch(grid, *args, **kwargs):
+        # Generated on the first launch, which shows the types each parameter is launched with.
+        with _selection_lock:
+            fast = vars(kernel).get(ATTR)
+            if fast is None or fast is first_launch:
+                fast = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries,
+                                    sample=(args, kwargs))
+                vars(kernel)[ATTR] = fast
+                key = id(kernel)
+                _kernels[key] = weakref.ref(kernel, lambda _, key=key: _kernels.pop(key, None))
+        try:
+            return fast(grid, *args, **kwargs)
+        except TypeError as exc:
+            if exc.__traceback__.tb_next is not None:  # raised inside, not by binding the call
+                raise
+        return bind_error_native(kernel, grid, args, kwargs)
+
+    return first_launch
 
 
 def _kind(kernel: Any) -> str:
@@ -177,8 +187,8 @@ def launch(kernel: Any, grid: Any, *args: Any, **kwargs: Any) -> Any:
     :raises: whatever ``kernel[grid](*args, **kwargs)`` raises for the same arguments.
     """
     try:
-        fast = vars(kernel)[ATTR]
-    except (KeyError, TypeError):
+        fast = kernel.__dict__[ATTR]
+    except (KeyError, AttributeError):
         fast = resolve(kernel)
     try:
         return fast(grid, *args, **kwargs)

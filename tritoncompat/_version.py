@@ -32,7 +32,7 @@ RELEASES = {
 
 # Backend modules that exist in this version of tritoncompat. A release whose backend is not in
 # here is detected and reported, but launches go through Triton's own path.
-BACKENDS = ("v3_3",)
+BACKENDS = ("v2_1", "v2_2", "v2_3", "v3_0", "v3_3")
 
 
 class Detected(NamedTuple):

@@ -3,12 +3,18 @@ generated launchers call off the hot path."""
 
 from __future__ import annotations
 
+import inspect
 import sys
-from typing import Any, Dict, Tuple
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from .. import _cache, _codegen
 
 __all__ = [
     "Unsupported", "Stale", "FLOAT", "INT_CODE", "int_code", "value_key", "constexpr_key",
-    "options_key", "tensor_type", "check_globals",
+    "options_key", "tensor_type", "check_globals", "INT_CODE_MOD8", "int_code_mod8",
+    "unsupported_parameters", "def_parameters", "key_lines", "hit_lines", "driver_functions", "forwarder",
+    "JitState", "patch_targets",
 ]
 
 
@@ -53,6 +59,53 @@ def int_code(v: int) -> int:
     else:
         cls = 6
     return (v % 16 == 0) + cls
+
+
+# 2.2-2.3 also specialise ints on divisibility by 8 (``KernelArg.specialization_key``): 8 is added
+# when the value is divisible by 8. Codes stay below 16, so ``== 1`` keeps its own code.
+INT_CODE_MOD8 = (
+    "(16 if {v} == 1 else (not {v} & 15) + (not {v} & 7) * 8 + ("
+    "0 if -0x80000000 <= {v} <= 0x7fffffff else "
+    "2 if -0x8000000000000000 <= {v} <= 0x7fffffffffffffff else "
+    "4 if 0 <= {v} <= 0xffffffffffffffff else 6))"
+)
+
+
+def int_code_mod8(v: int) -> int:
+    code = int_code(v)
+    return code if code == 16 else code + (v % 8 == 0) * 8
+
+
+def sample_types(signature: Any, sample: Any) -> Dict[str, type]:
+    """Parameter name -> type of the value the first launch passed (empty if it did not bind)."""
+    if sample is None:
+        return {}
+    try:
+        bound = signature.bind(*sample[0], **sample[1])
+    except TypeError:
+        return {}
+    return {name: type(value) for name, value in bound.arguments.items()}
+
+
+def value_key_expr(name: str, seen: Any, tuples: bool, int_code: str = INT_CODE, tensor_test: str = "") -> str:
+    """Inline source of :func:`value_key` for parameter ``name``: the exact-type tests of the
+    common kinds, the kind ``seen`` on the first launch tested first, then the general function.
+
+    ``int_code``: the int class expression (2.2-2.3: :data:`INT_CODE_MOD8`); ``tensor_test``: a
+    further condition (``{v}`` is the value) for a tensor to be keyed by its dtype alone.
+    """
+    branches = {
+        "tensor": f"({name}.dtype if not {name}.data_ptr() & 15{tensor_test.format(v=name)}"
+                  f" else _tc_value_key({name}, _tc_Tensor, {tuples})) if _tc_t is _tc_Tensor",
+        "int": f"{int_code.format(v=name)} if _tc_t is int",
+        "float": "_tc_FLOAT if _tc_t is float",
+    }
+    first = "int" if seen is int else "float" if seen is float else "tensor"
+    order = [first] + [kind for kind in branches if kind != first]
+    tests = " else ".join(branches[kind] for kind in order)
+    # The first test binds _tc_t (the walrus) for the others.
+    tests = tests.replace("_tc_t is", f"(_tc_t := type({name})) is", 1)
+    return f"({tests} else _tc_value_key({name}, _tc_Tensor, {tuples}))"
 
 
 def tensor_type() -> type:
@@ -120,3 +173,212 @@ def check_globals(kernel: Any) -> None:
         if (new_val := globals_dict.get(name, not_present)) != val:
             raise RuntimeError(
                 f"Global variable {name} has changed since we compiled this kernel, from {val} to {new_val}")
+
+
+# ---------------------------------------------------------------- 3.x JITFunction.run launchers
+# Shared by v3_0 and v3_3. Both release ranges run ``JITFunction.run(self, *args, grid, warmup,
+# **kwargs)``, keep per-device ``{str key: CompiledKernel}`` dicts, and call the compiled kernel's
+# ``run(gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *args)``.
+
+
+def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:
+    """Why a generated launcher cannot take these kernel parameters (None: it can)."""
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return "keyword-only or variadic kernel parameters"
+    if not _codegen.safe_param_names([p.name for p in params]):
+        return "parameter names clash with generated names"
+    return None
+
+
+def def_parameters(params: List[inspect.Parameter], ns: Dict[str, Any]) -> List[str]:
+    """The kernel's parameters as a generated ``def`` lists them; each default is bound once, in
+    ``ns``, as ``_tc_default_<name>`` (as Triton's 3.x binders bind theirs)."""
+    sig = []
+    for p in params:
+        if p.default is inspect.Parameter.empty:
+            sig.append(p.name)
+        else:
+            ns[f"_tc_default_{p.name}"] = p.default
+            sig.append(f"{p.name}=_tc_default_{p.name}")
+    return sig
+
+
+def key_lines(stale: str, key: List[str], args_tuple: str, extra: Sequence[str] = ()) -> List[str]:
+    """The opening lines of a generated launcher: the driver check, ``_tc_dev``, ``_tc_key`` (one
+    item per expression of ``key``) and ``_tc_entry``, then ``extra``. Anything raised there goes
+    to ``_tc_slow`` with the exception."""
+    return [
+        "    try:",
+        f"        if {stale}:",
+        "            raise _tc_Stale",
+        "        _tc_dev = _tc_get_device()",
+        "        _tc_key = (",
+        *[f"            {k}," for k in key],
+        "        )",
+        "        _tc_entry = _tc_entries_get(_tc_key)",
+        *[f"        {line}" for line in extra],
+        "    except Exception as _tc_exc:",
+        f"        return _tc_slow(_tc_exc, None, None, _tc_grid, {args_tuple}, _tc_options)",
+    ]
+
+
+def hit_lines(verify: bool, args_tuple: str, grid_dict: str) -> List[str]:
+    """The lines of a hit between the native-entry check and the launcher call: Triton's guard
+    on the globals the kernel used, the hit count, verification (when ``verify``), ``_tc_stream``,
+    and the grid evaluated after the lookup (a callable gets a fresh dict of every parameter,
+    ``grid_dict``), with ``_tc_n`` its length."""
+    return [
+        "    if _tc_fn.used_global_vals:",
+        "        _tc_check_globals(_tc_fn)",
+        "    _tc_hit()",
+        *([f"    _tc_verify(_tc_kernel, _tc_grid, {args_tuple}, _tc_options)"] if verify else []),
+        "    _tc_stream = _tc_get_stream(_tc_dev)",
+        "    if callable(_tc_grid):",
+        f"        _tc_grid = _tc_grid({grid_dict})",
+        "    _tc_n = len(_tc_grid)",
+    ]
+
+
+def driver_functions(drv: Any) -> Tuple[Any, Any]:
+    """The device and stream functions of the active driver, as Triton calls them per launch."""
+    get_device = drv.get_current_device
+    torch = sys.modules.get("torch")
+    if torch is not None and get_device is getattr(torch.cuda, "current_device", None):
+        # torch.cuda.current_device() is _lazy_init() + _cuda_getDevice(); a hit only happens
+        # after a native launch initialised CUDA, so the C function alone is the same read.
+        get_device = torch._C._cuda_getDevice
+    return get_device, drv.get_current_stream
+
+
+def forwarder(run: Callable[..., Any], kernel: Any, reason: str) -> Callable[..., Any]:
+    """A launcher that always goes through Triton's own ``run``, counted under ``reason``."""
+
+    def forward(grid, *args, **kwargs):
+        _cache.count_fallback(reason)
+        return run(kernel, *args, grid=grid, warmup=False, **kwargs)
+
+    return forward
+
+
+class JitState:
+    """The slow paths of one kernel's generated launcher: fallbacks, misses, verification.
+
+    ``run`` is Triton's own ``JITFunction.run``. A backend subclasses this to say where Triton
+    keeps the kernel's compiled kernels (:meth:`native_dicts`) and which launches go through
+    Triton's own path (:meth:`native_reason`, :meth:`uncacheable`). A cache entry is
+    ``(compiled, native key, native container, compiled.run, compiled.function,
+    compiled.packed_metadata)``; it holds a strong reference to the compiled kernel (3.8+
+    unloads its module in ``__del__``).
+    """
+
+    #: what a cacheable native launch returns (anything else is passed through, not cached)
+    compiled_type: type = object
+
+    def __init__(self, run: Callable[..., Any], kernel: Any, cache: _cache.KernelCache) -> None:
+        self.run = run
+        self.kernel = kernel
+        self.cache = cache
+
+    def native(self, grid: Any, args: tuple, options: dict, warmup: bool = False) -> Any:
+        return self.run(self.kernel, *args, grid=grid, warmup=warmup, **options)
+
+    def native_dicts(self, dev: Any) -> Optional[Tuple[Any, Dict[str, Any]]]:
+        """``(container, {native key: compiled kernel})`` of device ``dev`` (None: none yet). A
+        hit checks that Triton still holds the container and, in the dict, the compiled kernel."""
+        raise NotImplementedError
+
+    def native_reason(self, key: Tuple) -> Optional[str]:
+        """Why this launch goes through Triton's own path, counted (None: it need not)."""
+        return "pre-run hooks" if self.kernel.pre_run_hooks else None
+
+    def uncacheable(self, compiled: Any) -> Optional[str]:
+        """Why no launch of this kernel can be cached (None: they can); the kernel's launcher is
+        then replaced by a forwarder."""
+        return None
+
+    def slow(self, exc, key, dev, grid, args, options):
+        if exc is not None:
+            from .._launch import fallback_after_error
+
+            return fallback_after_error(self.kernel, exc, lambda: self.native(grid, args, options))
+        reason = self.native_reason(key)
+        if reason is not None:
+            _cache.count_fallback(reason)
+            return self.native(grid, args, options)
+        return self.miss(key, dev, grid, args, options)
+
+    def miss(self, key, dev, grid, args, options):
+        cache = self.cache
+        with cache.lock:
+            compiled = self.native(grid, args, options)
+            cache.misses += 1
+            if not isinstance(compiled, self.compiled_type):
+                return compiled
+            reason = self.uncacheable(compiled)
+            if reason is not None:
+                from .._launch import ATTR
+
+                vars(self.kernel)[ATTR] = self.forwarder(reason)
+                return compiled
+            found = self.native_dicts(dev)
+            if found is None:
+                return compiled
+            container, native = found
+            nkey = next((k for k, v in native.items() if v is compiled), None)
+            if nkey is None:
+                return compiled
+            cache.store(key, self.entry(compiled, nkey, container))
+        return compiled
+
+    def forwarder(self, reason: str) -> Callable[..., Any]:
+        """The launcher that replaces this kernel's when :meth:`uncacheable` says so."""
+        return forwarder(self.run, self.kernel, reason)
+
+    def entry(self, compiled: Any, nkey: Any, container: Any) -> Tuple:
+        """The cache entry of a compiled kernel found under ``nkey`` in ``container``."""
+        return (compiled, nkey, container, compiled.run, compiled.function, compiled.packed_metadata)
+
+    def verify(self, compiled, grid, args, options):
+        # warmup=True: Triton's own key and lookup (a compile on a miss), no grid, no launch.
+        native = self.native(grid, args, options, warmup=True)
+        if native is not compiled:
+            from .._launch import TritonCompatVerifyError
+
+            raise TritonCompatVerifyError(
+                f"fast path of {self.kernel!r} picked {compiled!r} but Triton's own key picks {native!r} "
+                f"for args {args!r} options {options!r}")
+
+
+def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any, str, Any]]:
+    """``JITFunction.run`` and ``JITFunction.__getitem__`` replacements for ``patch()`` (3.x:
+    ``run(self, *args, grid, warmup, **kwargs)``; ``__getitem__`` returns a callable taking the
+    launch's arguments)."""
+    from .._launch import ATTR, bind_error_native, resolve
+
+    def patched_run(self, *args, grid, warmup, **kwargs):
+        if warmup:
+            _cache.count_fallback("warmup")
+            return run(self, *args, grid=grid, warmup=warmup, **kwargs)
+        try:
+            fast = vars(self)[ATTR]
+        except KeyError:
+            fast = resolve(self)
+        try:
+            return fast(grid, *args, **kwargs)
+        except TypeError as exc:
+            if exc.__traceback__.tb_next is not None:  # raised inside, not by binding the call
+                raise
+        return bind_error_native(self, grid, args, kwargs)
+
+    def __getitem__(self, grid):
+        # kernel[grid](...) straight into the fast launcher: no run frame, no kwargs dict.
+        try:
+            return partial(vars(self)[ATTR], grid)
+        except KeyError:
+            return partial(resolve(self), grid)
+
+    patched_run.__name__ = "run"
+    patched_run.__qualname__ = "JITFunction.run"
+    patched_run.__doc__ = run.__doc__
+    __getitem__.__qualname__ = "JITFunction.__getitem__"
+    return [(jit_function, "run", patched_run), (jit_function, "__getitem__", __getitem__)]

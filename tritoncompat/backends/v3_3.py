@@ -23,9 +23,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import sys
-from functools import partial
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import triton
 from triton.compiler.compiler import CompiledKernel
@@ -34,7 +32,7 @@ from triton.runtime.jit import JITFunction
 
 from .. import _cache, _codegen
 from . import _common
-from ._common import INT_CODE, Stale, Unsupported
+from ._common import Stale, Unsupported
 
 try:  # 3.4+
     from triton import knobs as _knobs
@@ -89,23 +87,21 @@ def native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
 def _driver_functions() -> Tuple[Any, Any, Any]:
     """The active driver and its device/stream functions, as Triton calls them per launch."""
     drv = getattr(_driver_config, _DRIVER_ATTR)
-    get_device = drv.get_current_device
-    torch = sys.modules.get("torch")
-    if torch is not None and get_device is getattr(torch.cuda, "current_device", None):
-        # torch.cuda.current_device() is _lazy_init() + _cuda_getDevice(); a hit only happens
-        # after a native launch initialised CUDA, so the C function alone is the same read.
-        get_device = torch._C._cuda_getDevice
-    return drv, get_device, drv.get_current_stream
+    return (drv, *_common.driver_functions(drv))
 
 
-def build(kernel: Any, *, verify: bool, max_entries: int) -> Any:
-    """Generate the fast launcher of ``kernel`` (see the module docstring)."""
-    params = list(inspect.signature(kernel.fn).parameters.values())
+def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
+    """Generate the fast launcher of ``kernel`` (see the module docstring).
+
+    ``sample`` (the first launch's ``(args, kwargs)``) orders each parameter's type tests so the
+    type it was first launched with is tested first; every type is still handled.
+    """
+    signature = inspect.signature(kernel.fn)
+    params = list(signature.parameters.values())
     names = [p.name for p in params]
-    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
-        return build_forwarder(kernel, "keyword-only or variadic kernel parameters")
-    if not _codegen.safe_param_names(names):
-        return build_forwarder(kernel, "parameter names clash with generated names")
+    reason = _common.unsupported_parameters(params)
+    if reason is not None:
+        return build_forwarder(kernel, reason)
 
     cache = _cache.KernelCache(kernel.fn.__qualname__, max_entries)
     drv, get_device, get_stream = _driver_functions()
@@ -118,30 +114,22 @@ def build(kernel: Any, *, verify: bool, max_entries: int) -> Any:
         "_tc_options_key": _common.options_key, "_tc_check_globals": _common.check_globals,
         "os": os, "knobs": _knobs,
     }
-    state = _State(kernel, cache, verify)
+    state = _State(_RUN, kernel, cache)
     ns["_tc_slow"] = state.slow
     ns["_tc_verify"] = state.verify
 
-    sig = []
-    for p in params:
-        if p.default is inspect.Parameter.empty:
-            sig.append(p.name)
-        else:
-            ns[f"_tc_default_{p.name}"] = p.default
-            sig.append(f"{p.name}=_tc_default_{p.name}")
+    sig = _common.def_parameters(params, ns)
     constexprs = {p.name for p in kernel.params if p.is_constexpr}
     args = ", ".join(names)
     args_tuple = f"({args},)" if names else "()"
 
+    seen = _common.sample_types(signature, sample)
     key = ["_tc_dev"]
     for n in names:
         if n in constexprs:
             key.append(f"{n} if type({n}) is int else _tc_constexpr_key({n})")
         else:
-            key.append(
-                f"(({n}.dtype if not {n}.data_ptr() & 15 else _tc_value_key({n}, _tc_Tensor, True))"
-                f" if type({n}) is _tc_Tensor else {INT_CODE.format(v=n)} if type({n}) is int"
-                f" else _tc_FLOAT if type({n}) is float else _tc_value_key({n}, _tc_Tensor, True))")
+            key.append(_common.value_key_expr(n, seen.get(n), tuples=True))
     key.append("_tc_options_key(_tc_options) if _tc_options else ()")
     for _, expr in _INJECTED:
         key.append(expr.replace("kwargs.", "_tc_options.").replace("self.", "_tc_fn."))
@@ -167,30 +155,13 @@ def build(kernel: Any, *, verify: bool, max_entries: int) -> Any:
 
     lines = [
         f"def {kernel.fn.__name__}(_tc_grid, {', '.join(sig + ['**_tc_options'])}):",
-        "    try:",
-        f"        if _tc_driver_config.{_DRIVER_ATTR} is not _tc_driver:",
-        "            raise _tc_Stale",
-        "        _tc_dev = _tc_get_device()",
-        "        _tc_key = (",
-        *[f"            {k}," for k in key],
-        "        )",
-        "        _tc_entry = _tc_entries_get(_tc_key)",
-        *[f"        {h}" for h in hooks],
-        "    except Exception as _tc_exc:",
-        f"        return _tc_slow(_tc_exc, None, None, _tc_grid, {args_tuple}, _tc_options)",
+        *_common.key_lines(f"_tc_driver_config.{_DRIVER_ATTR} is not _tc_driver", key, args_tuple, hooks),
         f"    if _tc_entry is None or {' or '.join(go_native)}:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
         "    _tc_kernel, _tc_nkey, _tc_dcache, _tc_run, _tc_function, _tc_packed = _tc_entry",
         "    if _tc_fn.device_caches.get(_tc_dev) is not _tc_dcache or _tc_dcache[0].get(_tc_nkey) is not _tc_kernel:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
-        "    if _tc_fn.used_global_vals:",
-        "        _tc_check_globals(_tc_fn)",
-        "    _tc_hit()",
-        *([f"    _tc_verify(_tc_kernel, _tc_grid, {args_tuple}, _tc_options)"] if verify else []),
-        "    _tc_stream = _tc_get_stream(_tc_dev)",
-        "    if callable(_tc_grid):",
-        f"        _tc_grid = _tc_grid({grid_dict})",
-        "    _tc_n = len(_tc_grid)",
+        *_common.hit_lines(verify, args_tuple, grid_dict),
         "    if _tc_idle:",
         f"        _tc_run({launch_args}, None, None, None{trailing})",
         "    else:",
@@ -203,99 +174,30 @@ def build(kernel: Any, *, verify: bool, max_entries: int) -> Any:
     return fast
 
 
-class _State:
-    """The slow paths of one kernel's launcher: misses, fallbacks, verification."""
+class _State(_common.JitState):
+    """3.3-3.9: ``fn.device_caches[dev][0]`` is Triton's dict of the device; pipeline inspection
+    hooks (3.7+) and instrumented builds (3.6+) go native."""
 
-    def __init__(self, kernel: Any, cache: _cache.KernelCache, verify: bool) -> None:
-        self.kernel = kernel
-        self.cache = cache
-        self.verify_on = verify
-        self.fast: Any = None
+    compiled_type = CompiledKernel  # not None (a cache hook cancelled) nor a 3.5+ async FutureKernel
 
-    def slow(self, exc, key, dev, grid, args, options):
-        kernel = self.kernel
-        if exc is not None:
-            return _common_fallback(self, exc, grid, args, options)
-        if kernel.pre_run_hooks:
-            _cache.count_fallback("pre-run hooks")
-            return _RUN(kernel, *args, grid=grid, warmup=False, **options)
+    def native_dicts(self, dev: Any) -> Optional[Tuple[Any, Dict[str, Any]]]:
+        dcache = self.kernel.device_caches.get(dev)
+        return None if dcache is None else (dcache, dcache[0])
+
+    def native_reason(self, key: Tuple) -> Optional[str]:
+        if self.kernel.pre_run_hooks:
+            return "pre-run hooks"
         if _STAGES_HOOK and _HOOKS.add_stages_inspection_hook is not None:
-            _cache.count_fallback("stages inspection hook")
-            return _RUN(kernel, *args, grid=grid, warmup=False, **options)
+            return "stages inspection hook"
         if _INSTRUMENTATION_INDEX is not None and key[_INSTRUMENTATION_INDEX]:
-            _cache.count_fallback("instrumentation mode")
-            return _RUN(kernel, *args, grid=grid, warmup=False, **options)
-        return self.miss(key, dev, grid, args, options)
-
-    def miss(self, key, dev, grid, args, options):
-        kernel = self.kernel
-        cache = self.cache
-        with cache.lock:
-            compiled = _RUN(kernel, *args, grid=grid, warmup=False, **options)
-            cache.misses += 1
-            if not isinstance(compiled, CompiledKernel):  # None: a cache hook cancelled; 3.5+ async FutureKernel
-                return compiled
-            dcache = kernel.device_caches.get(dev)
-            if dcache is None:
-                return compiled
-            nkey = next((k for k, v in dcache[0].items() if v is compiled), None)
-            if nkey is None:
-                return compiled
-            # Strong reference to the CompiledKernel: 3.8+ unloads its module in __del__.
-            cache.store(key, (compiled, nkey, dcache, compiled.run, compiled.function, compiled.packed_metadata))
-        return compiled
-
-    def verify(self, compiled, grid, args, options):
-        native = _RUN(self.kernel, *args, grid=grid, warmup=True, **options)
-        if native is not compiled:
-            from .._launch import TritonCompatVerifyError
-
-            raise TritonCompatVerifyError(
-                f"fast path of {self.kernel!r} picked {compiled!r} but Triton's own key picks {native!r} "
-                f"for args {args!r} options {options!r}")
-
-
-def _common_fallback(state: _State, exc: BaseException, grid, args, options):
-    from .._launch import fallback_after_error
-
-    return fallback_after_error(state.kernel, exc, lambda: _RUN(state.kernel, *args, grid=grid, warmup=False, **options))
+            return "instrumentation mode"
+        return None
 
 
 def build_forwarder(kernel: Any, reason: str) -> Any:
     """A launcher that always goes through Triton's own run, counted under ``reason``."""
-    def forward(grid, *args, **kwargs):
-        _cache.count_fallback(reason)
-        return _RUN(kernel, *args, grid=grid, warmup=False, **kwargs)
-
-    return forward
+    return _common.forwarder(_RUN, kernel, reason)
 
 
 def patch_targets() -> List[Tuple[Any, str, Any]]:
-    from .._launch import bind_error_native, resolve, ATTR
-
-    def run(self, *args, grid, warmup, **kwargs):
-        if warmup:
-            _cache.count_fallback("warmup")
-            return _RUN(self, *args, grid=grid, warmup=warmup, **kwargs)
-        try:
-            fast = vars(self)[ATTR]
-        except KeyError:
-            fast = resolve(self)
-        try:
-            return fast(grid, *args, **kwargs)
-        except TypeError as exc:
-            if exc.__traceback__.tb_next is not None:  # raised inside, not by binding the call
-                raise
-        return bind_error_native(self, grid, args, kwargs)
-
-    def __getitem__(self, grid):
-        # kernel[grid](...) straight into the fast launcher: no run frame, no kwargs dict.
-        try:
-            return partial(vars(self)[ATTR], grid)
-        except KeyError:
-            return partial(resolve(self), grid)
-
-    run.__qualname__ = "JITFunction.run"
-    run.__doc__ = _RUN.__doc__
-    __getitem__.__qualname__ = "JITFunction.__getitem__"
-    return [(JITFunction, "run", run), (JITFunction, "__getitem__", __getitem__)]
+    return _common.patch_targets(JITFunction, _RUN)
