@@ -282,3 +282,56 @@ def test_grid_callable_gets_a_fresh_dict_of_all_params(fake_cuda):
     assert set(seen[-1]) == {"x_ptr", "out_ptr", "n", "k", "alpha", "BLOCK"}
     args_slot = _launch.backend().module.LAUNCHER_LAYOUT["args_slot"]
     assert fake_cuda.calls[-1][args_slot + 2] == 1000
+
+
+@needs_backend
+def test_cache_holds_no_tensors(fake_cuda):
+    import gc
+    import weakref
+
+    kernel = corpus.build()["axpb"]
+    x, out = torch.randn(1024), torch.empty(1024)
+    for _ in range(2):
+        tritoncompat.launch(kernel, (8,), x, out, 1000, 3, 2.5)
+    assert tritoncompat.cache_info(kernel).hits == 1
+    refs = [weakref.ref(x), weakref.ref(out)]
+    fake_cuda.calls.clear()  # the fake launcher's record is the only other holder
+    del x, out
+    gc.collect()
+    assert all(r() is None for r in refs), "the key cache keeps a tensor alive"
+
+
+@needs_backend
+def test_fast_path_error_disables_that_kernel_only(fake_cuda):
+    kernel = corpus.build()["activation"]
+    other = corpus.build()["axpb"]
+    x, out = torch.randn(1024), torch.empty(1024)
+    tritoncompat.launch(kernel, (4,), x, out, 1000, BLOCK=256)
+    tritoncompat.launch(other, (8,), x, out, 1000, 3, 2.5)
+
+    def broken(value):
+        raise RuntimeError("a bug in the fast path")
+
+    vars(kernel)[_launch.ATTR].__globals__["_tc_constexpr_key"] = broken  # ACT="leaky" is a str constexpr
+    with pytest.warns(tritoncompat.TritonCompatWarning, match="a bug in the fast path"):
+        tritoncompat.launch(kernel, (4,), x, out, 1000, BLOCK=256, ACT="leaky")
+    native_call = fake_cuda.calls[-1]
+    kernel[(4,)](x, out, 1000, BLOCK=256, ACT="leaky")
+    assert function_of(fake_cuda.calls[-1]) == function_of(native_call)  # Triton's own path launched the right kernel
+    hits = tritoncompat.cache_info().hits
+    tritoncompat.launch(kernel, (4,), x, out, 1000, BLOCK=256)  # disabled: native, counted
+    tritoncompat.launch(other, (8,), x, out, 1000, 3, 2.5)  # the other kernel stays fast
+    assert tritoncompat.cache_info().hits == hits + 1
+    assert tritoncompat.cache_info().fallbacks.get("fast path disabled after an error") == 1
+
+
+@needs_backend
+def test_no_grid_raises_what_triton_raises(fake_cuda):
+    kernel = corpus.build()["axpb"]
+    x, out = torch.randn(1024), torch.empty(1024)
+    tritoncompat.launch(kernel, (8,), x, out, 1000, 3, 2.5)
+    tritoncompat.launch(kernel, (8,), x, out, 1000, 3, 2.5)  # cached: the hit path must check too
+    with pytest.raises(Exception) as native:
+        kernel[None](x, out, 1000, 3, 2.5)
+    with pytest.raises(type(native.value)):
+        tritoncompat.launch(kernel, None, x, out, 1000, 3, 2.5)

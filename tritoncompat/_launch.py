@@ -155,12 +155,7 @@ def resolve(kernel: Any) -> Callable[..., Any]:
                 vars(kernel)[ATTR] = fast
                 key = id(kernel)
                 _kernels[key] = weakref.ref(kernel, lambda _, key=key: _kernels.pop(key, None))
-        try:
-            return fast(grid, *args, **kwargs)
-        except TypeError as exc:
-            if exc.__traceback__.tb_next is not None:  # raised inside, not by binding the call
-                raise
-        return bind_error_native(kernel, grid, args, kwargs)
+        return launch(kernel, grid, *args, **kwargs)
 
     return first_launch
 

@@ -80,8 +80,9 @@ def sample_types(signature: Any, sample: Any) -> Dict[str, type]:
     """Parameter name -> type of the value the first launch passed (empty if it did not bind)."""
     if sample is None:
         return {}
-    try:
-        bound = signature.bind(*sample[0], **sample[1])
+    args, kwargs = sample
+    try:  # option keywords (num_warps=...) are not parameters
+        bound = signature.bind(*args, **{k: v for k, v in kwargs.items() if k in signature.parameters})
     except TypeError:
         return {}
     return {name: type(value) for name, value in bound.arguments.items()}

@@ -118,7 +118,7 @@ class Flavor:
         """2.1-2.2: Triton's own ``run`` of ``kernel``, bound."""
         raise NotImplementedError
 
-    def native(self, kernel: Any, args: tuple, grid: Any, options: dict, warmup: Any = False) -> Any:
+    def call_triton(self, kernel: Any, args: tuple, grid: Any, options: dict, warmup: Any = False) -> Any:
         """Triton's own (unpatched) ``kernel[grid](*args, **options)``; ``warmup`` compiles only.
 
         2.1-2.2: ``kernel[grid]`` is ``functools.partial(run, grid=grid)`` and ``grid``/``warmup``
@@ -131,7 +131,42 @@ class Flavor:
 
     def run(self, kernel: Any, *args: Any, grid: Any, warmup: Any, **options: Any) -> Any:
         """Triton's own run with 3.x's signature (for ``_common.patch_targets``)."""
-        return self.native(kernel, args, grid, options, warmup)
+        return self.call_triton(kernel, args, grid, options, warmup)
+
+    # ------------------------------------------------------------ the Backend protocol
+    # (backends/__init__.py). A 2.x backend module binds these: see :meth:`protocol`.
+
+    #: the release's ``JITFunction`` class
+    jit_function: type = object
+    #: 2.3: ``run(self, *args, grid, warmup, **kwargs)``; 2.1-2.2: plain keywords with defaults
+    keyword_only: bool = False
+
+    def protocol(self) -> Tuple[Callable[..., Any], ...]:
+        """``is_kernel, native, build, build_forwarder, floor, patch_targets`` of a module."""
+        return self.is_kernel, self.native, self.build, self.build_forwarder, self.floor, self.patch_targets
+
+    def is_kernel(self, obj: Any) -> bool:
+        return type(obj) is self.jit_function
+
+    def native(self, kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
+        """Launch through Triton's own (unpatched) path."""
+        return self.call_triton(kernel, args, grid, kwargs)
+
+    def build(self, kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
+        """Generate the fast launcher of ``kernel`` (see :func:`build`)."""
+        return build(kernel, self, verify=verify, max_entries=max_entries, sample=sample)
+
+    def build_forwarder(self, kernel: Any, reason: str) -> Any:
+        """A launcher that always goes through Triton's own run, counted under ``reason``."""
+        return build_forwarder(kernel, self, reason)
+
+    def floor(self, kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Callable[[], Any]:
+        """The compiled kernel's launcher with prebuilt arguments and no hooks (benchmark floor)."""
+        return floor(kernel, self, compiled, grid, args, kwargs, stream)
+
+    def patch_targets(self) -> List[Tuple[Any, str, Any]]:
+        """``(owner, attribute, replacement)`` triples that ``patch()`` installs."""
+        return patch_targets(self.jit_function, self, self.keyword_only)
 
 
 def layout(flavor: Flavor) -> Dict[str, Any]:
@@ -260,7 +295,7 @@ class _State(_common.JitState):
         self.compiled_type = flavor.compiled_type  # not None (a cache hook cancelled the compile)
 
     def native(self, grid: Any, args: tuple, options: dict, warmup: Any = False) -> Any:
-        return self.flavor.native(self.kernel, args, grid, options, warmup)
+        return self.flavor.call_triton(self.kernel, args, grid, options, warmup)
 
     def native_dicts(self, dev: Any) -> Optional[Tuple[Any, Dict[Any, Any]]]:
         dcache = self.rt.native_cache().get(dev)
@@ -293,7 +328,7 @@ def build_forwarder(kernel: Any, flavor: Flavor, reason: str) -> Any:
 
     def forward(grid, *args, **kwargs):
         _cache.count_fallback(reason)
-        return flavor.native(kernel, args, grid, kwargs)
+        return flavor.call_triton(kernel, args, grid, kwargs)
 
     return forward
 
@@ -333,7 +368,7 @@ def patch_targets(jit_function: type, flavor: Flavor, keyword_only: bool) -> Lis
         return run_kw(self, *args, grid=grid, warmup=warmup, **kwargs)
 
     run.__qualname__ = "JITFunction.run"
-    run.__doc__ = run_kw.__doc__
+    run.__doc__ = "Launch like Triton's own run, through tritoncompat's fast path (``tritoncompat.patch()``)."
     return [(owner, name, run), getitem]
 
 

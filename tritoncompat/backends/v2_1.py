@@ -26,8 +26,8 @@ torch returns early when the device does not change (``c10::cuda::SetDevice``). 
 of every key on every device goes through Triton's own path, which does call it.
 
 Sent through Triton's own path (counted): ``device=``, ``stream=``, ``device_type=``,
-``extern_libs=`` passed explicitly, ``warmup=True``, and launches whose compiled kernel is not
-for CUDA/HIP.
+``extern_libs=`` passed explicitly, ``warmup=True``, and every launch of a kernel once Triton
+compiled it for a device type other than CUDA/HIP (a third-party backend).
 
 ``patch()`` cannot replace ``run`` on the class (the instance attribute shadows it): a data
 descriptor does (:class:`._v2.RunOverride`), with ``JITFunction.__getitem__`` going straight to
@@ -57,6 +57,7 @@ def _native_run(kernel: Any) -> Any:
 
 
 class _Flavor(_v2.Flavor):
+    jit_function = JITFunction
     compiled_type = CompiledKernel
     meta = ("num_warps", "shared")  # 2.1: c_wrapper(gx, gy, gz, num_warps, shared, stream, cu_function, ...)
     int_code = _common.INT_CODE  # 2.1: spec (v % 16 == 0, v == 1) + i32/i64/u64 class
@@ -93,6 +94,10 @@ class _Flavor(_v2.Flavor):
     def triton_run(self, kernel: Any) -> Any:
         return _native_run(kernel)
 
+    def patch_targets(self) -> List[Tuple[Any, str, Any]]:
+        (owner, name, run), getitem = super().patch_targets()
+        return [(owner, name, _v2.RunOverride(run)), getitem]  # 2.1: run is an instance attribute
+
 
 FLAVOR = _Flavor()
 
@@ -106,29 +111,5 @@ def describe() -> str:
             "from each kernel's generated run; patch() through a run descriptor")
 
 
-def is_kernel(obj: Any) -> bool:
-    return type(obj) is JITFunction
-
-
-def native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
-    return FLAVOR.native(kernel, args, grid, kwargs)
-
-
-def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
-    """Generate the fast launcher of ``kernel`` (see ``_v2``)."""
-    return _v2.build(kernel, FLAVOR, verify=verify, max_entries=max_entries, sample=sample)
-
-
-def build_forwarder(kernel: Any, reason: str) -> Any:
-    """A launcher that always goes through Triton's own run, counted under ``reason``."""
-    return _v2.build_forwarder(kernel, FLAVOR, reason)
-
-
-def floor(kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Any:
-    """The compiled kernel's ``c_wrapper`` with prebuilt arguments and no hooks (benchmark floor)."""
-    return _v2.floor(kernel, FLAVOR, compiled, grid, args, kwargs, stream)
-
-
-def patch_targets() -> List[Tuple[Any, str, Any]]:
-    (owner, name, run), getitem = _v2.patch_targets(JITFunction, FLAVOR, keyword_only=False)
-    return [(owner, name, _v2.RunOverride(run)), getitem]  # 2.1: run is an instance attribute
+# The Backend protocol (backends/__init__.py), served by the flavor (the shared code is in _v2).
+is_kernel, native, build, build_forwarder, floor, patch_targets = FLAVOR.protocol()

@@ -20,15 +20,15 @@ launch that finds one replaced rebuilds it. As on 2.1, a hit skips Triton's
 ``torch.cuda.set_device(torch.cuda.current_device())`` (a no-op for the current device).
 
 Sent through Triton's own path (counted): ``device=``, ``stream=``, ``device_type=``,
-``extern_libs=`` passed explicitly, ``warmup=True``, and launches whose compiled kernel has Hopper
-TMA descriptors (``tensormaps_info``) or is not for CUDA.
+``extern_libs=`` passed explicitly, ``warmup=True``, and every launch of a kernel once Triton
+compiled it with Hopper TMA descriptors (``tensormaps_info``) or for another device type.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, List, Tuple
+from typing import Any, Tuple
 
 import triton
 import triton.runtime.jit as _jit
@@ -47,6 +47,7 @@ if "device" not in _SPECIAL or "c_wrapper" not in inspect.getsource(_RUN):
 
 
 class _Flavor(_v2.Flavor):
+    jit_function = JITFunction
     compiled_type = CompiledKernel
     # 2.2: c_wrapper(gx, gy, gz, num_warps, num_ctas, clusterDims[0..2], shared, stream, cu_function, ...)
     meta = ("num_warps", "num_ctas", "cluster_x", "cluster_y", "cluster_z", "shared")
@@ -92,28 +93,5 @@ def describe() -> str:
             f"options {', '.join(sorted(_SPECIAL))}")
 
 
-def is_kernel(obj: Any) -> bool:
-    return type(obj) is JITFunction
-
-
-def native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
-    return FLAVOR.native(kernel, args, grid, kwargs)
-
-
-def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
-    """Generate the fast launcher of ``kernel`` (see ``_v2``)."""
-    return _v2.build(kernel, FLAVOR, verify=verify, max_entries=max_entries, sample=sample)
-
-
-def build_forwarder(kernel: Any, reason: str) -> Any:
-    """A launcher that always goes through Triton's own run, counted under ``reason``."""
-    return _v2.build_forwarder(kernel, FLAVOR, reason)
-
-
-def floor(kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Any:
-    """The compiled kernel's ``c_wrapper`` with prebuilt arguments and no hooks (benchmark floor)."""
-    return _v2.floor(kernel, FLAVOR, compiled, grid, args, kwargs, stream)
-
-
-def patch_targets() -> List[Tuple[Any, str, Any]]:
-    return _v2.patch_targets(JITFunction, FLAVOR, keyword_only=False)
+# The Backend protocol (backends/__init__.py), served by the flavor (the shared code is in _v2).
+is_kernel, native, build, build_forwarder, floor, patch_targets = FLAVOR.protocol()

@@ -17,16 +17,16 @@ dataclass built from the keywords as passed plus ``debug = self.debug`` and two 
 from the target (``get_current_target`` is cached per driver). The shared generator (``_v2``)
 keys on the keywords exactly as passed and ``fn.debug``: a refinement.
 
-A launch whose compiled kernel has TMA descriptors (``metadata["tensormaps_info"]``) goes through
-Triton's own path (counted); otherwise ``assemble_tensormap_to_arg`` returns the arguments as they
-are and the fast path passes them directly. ``device=``/``stream=`` are rejected by Triton's own
+Once Triton compiled a kernel with TMA descriptors (``metadata["tensormaps_info"]``), every
+launch of it goes through Triton's own path (counted); without them ``assemble_tensormap_to_arg``
+returns the arguments as they are, and the fast path passes them directly. ``device=``/``stream=`` are rejected by Triton's own
 assertions (a miss goes native, which raises them), not by tritoncompat.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, List, Tuple
+from typing import Any, Tuple
 
 import triton
 from triton.compiler.backends.cuda import CUDAOptions
@@ -46,6 +46,8 @@ if any(_RUN_PARAMS.get(name) is None or _RUN_PARAMS[name].kind is not inspect.Pa
 
 
 class _Flavor(_v2.Flavor):
+    jit_function = JITFunction
+    keyword_only = True  # 2.3: run(self, *args, grid, warmup, **kwargs), as 3.x
     compiled_type = CompiledKernel
     # 2.3: kernel.run(gx, gy, gz, num_warps, num_ctas, cluster_dims[0..2], shared, stream, function, ...)
     meta = ("num_warps", "num_ctas", "cluster_x", "cluster_y", "cluster_z", "shared")
@@ -76,9 +78,9 @@ class _Flavor(_v2.Flavor):
             return "tensormap arguments"
         return None
 
-    run = staticmethod(_RUN)  # 2.3: run(self, *args, grid, warmup, **kwargs), as 3.x
+    run = staticmethod(_RUN)  # 2.3: Triton's run has 3.x's signature already
 
-    def native(self, kernel: Any, args: tuple, grid: Any, options: dict, warmup: Any = False) -> Any:
+    def call_triton(self, kernel: Any, args: tuple, grid: Any, options: dict, warmup: Any = False) -> Any:
         return _RUN(kernel, *args, grid=grid, warmup=warmup, **options)
 
 
@@ -92,28 +94,5 @@ def describe() -> str:
     return f"v2_3 (triton {triton.__version__}): kernel.run launcher; device/stream from the driver LazyProxy"
 
 
-def is_kernel(obj: Any) -> bool:
-    return type(obj) is JITFunction
-
-
-def native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
-    return FLAVOR.native(kernel, args, grid, kwargs)
-
-
-def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
-    """Generate the fast launcher of ``kernel`` (see ``_v2``)."""
-    return _v2.build(kernel, FLAVOR, verify=verify, max_entries=max_entries, sample=sample)
-
-
-def build_forwarder(kernel: Any, reason: str) -> Any:
-    """A launcher that always goes through Triton's own run, counted under ``reason``."""
-    return _v2.build_forwarder(kernel, FLAVOR, reason)
-
-
-def floor(kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Any:
-    """The compiled kernel's ``run`` with prebuilt arguments and no hooks (benchmark floor)."""
-    return _v2.floor(kernel, FLAVOR, compiled, grid, args, kwargs, stream)
-
-
-def patch_targets() -> List[Tuple[Any, str, Any]]:
-    return _v2.patch_targets(JITFunction, FLAVOR, keyword_only=True)
+# The Backend protocol (backends/__init__.py), served by the flavor (the shared code is in _v2).
+is_kernel, native, build, build_forwarder, floor, patch_targets = FLAVOR.protocol()

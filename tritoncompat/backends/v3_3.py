@@ -100,6 +100,9 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     params = list(signature.parameters.values())
     names = [p.name for p in params]
     reason = _common.unsupported_parameters(params)
+    if reason is None and any(name in names for name, _ in _INJECTED):
+        # run writes kwargs["debug"] (...) before binding: it would rebind a parameter of that name
+        reason = "parameter named like an injected option"
     if reason is not None:
         return build_forwarder(kernel, reason)
 
@@ -134,7 +137,7 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     for _, expr in _INJECTED:
         key.append(expr.replace("kwargs.", "_tc_options.").replace("self.", "_tc_fn."))
 
-    go_native = ["_tc_fn.pre_run_hooks"]
+    go_native = ["_tc_grid is None", "_tc_fn.pre_run_hooks"]  # no grid: Triton's own assertion
     if _STAGES_HOOK:
         go_native.append("_tc_hooks.add_stages_inspection_hook is not None")
     if _INSTRUMENTATION_INDEX is not None:
@@ -191,6 +194,12 @@ class _State(_common.JitState):
             return "stages inspection hook"
         if _INSTRUMENTATION_INDEX is not None and key[_INSTRUMENTATION_INDEX]:
             return "instrumentation mode"
+        return None
+
+    def uncacheable(self, compiled: Any) -> Optional[str]:
+        # The key models NVIDIA's specialization; AMD's adds a pointer-range letter ("S").
+        if compiled.metadata.target.backend != "cuda":
+            return "non-CUDA backend"
         return None
 
 
