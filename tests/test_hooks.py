@@ -1,7 +1,6 @@
 """Launch hooks: idle hooks pass None; an installed hook gets what Triton gives it."""
 
 import pytest
-import triton
 
 import tritoncompat
 from tritoncompat import _launch, _version

@@ -1,8 +1,6 @@
 """Interpreter mode (TRITON_INTERPRET=1; 2.1: @triton.jit(interpret=True)): launch() and patched
 launches compute correct results through Triton's own path, counted as fallbacks."""
 
-import subprocess
-import sys
 import textwrap
 
 import pytest

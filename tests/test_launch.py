@@ -114,7 +114,9 @@ def test_native_cache_cleared_goes_native_again(fake_cuda):
 
 
 @needs_backend
-def test_verify_catches_a_wrong_entry(fake_cuda):
+def test_verify_catches_a_wrong_entry(fake_cuda, monkeypatch):
+    monkeypatch.setenv("TRITONCOMPAT_VERIFY", "1")
+    _launch.reload()
     kernel = corpus.build()["ints"]
     out = torch.empty(64)
     tritoncompat.launch(kernel, (1,), out, 16, 16, 16, 16, BLOCK=64)
@@ -335,3 +337,23 @@ def test_no_grid_raises_what_triton_raises(fake_cuda):
         kernel[None](x, out, 1000, 3, 2.5)
     with pytest.raises(type(native.value)):
         tritoncompat.launch(kernel, None, x, out, 1000, 3, 2.5)
+
+
+@needs_backend
+def test_injected_debug_value_keyed_with_its_type(fake_cuda):
+    # Triton keys the injected debug option on str(): @jit(debug=True) and debug=1 differ.
+    kernel = corpus.build()["no_spec"]
+    if not hasattr(kernel, "debug"):
+        pytest.skip("3.2 keeps no per-kernel debug flag")
+    x, out = torch.randn(1024), torch.empty(1024)
+    old = kernel.debug
+    try:
+        for value in (True, 1, True):
+            kernel.debug = value
+            kernel[(8,)](x, out, 1000, BLOCK=128)
+            native = function_of(fake_cuda.calls[-1])
+            for _ in range(2):
+                tritoncompat.launch(kernel, (8,), x, out, 1000, BLOCK=128)
+                assert function_of(fake_cuda.calls[-1]) == native, value
+    finally:
+        kernel.debug = old

@@ -141,7 +141,8 @@ def resolve(kernel: Any) -> Callable[..., Any]:
         return _native(kernel, _kind(kernel))
     if not module.is_kernel(kernel):
         forward = _native(kernel, _kind(kernel))
-        if hasattr(kernel, "device_caches"):  # a JITFunction subclass: patched run must not recurse
+        if any(c.__name__ == "JITFunction" for c in type(kernel).__mro__):
+            # A JITFunction subclass (3.4+ Gluon): its patched run/__getitem__ must not recurse.
             forward = module.build_forwarder(kernel, _kind(kernel))
             vars(kernel)[ATTR] = forward
         return forward

@@ -4,9 +4,10 @@ generated launchers call off the hot path."""
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from functools import partial
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import _cache, _codegen
 
@@ -180,6 +181,62 @@ def check_globals(kernel: Any) -> None:
 # Shared by v3_0 and v3_3. Both release ranges run ``JITFunction.run(self, *args, grid, warmup,
 # **kwargs)``, keep per-device ``{str key: CompiledKernel}`` dicts, and call the compiled kernel's
 # ``run(gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *args)``.
+
+
+class Draft(NamedTuple):
+    """What every 3.x backend's generated launcher starts from (see :func:`draft`)."""
+
+    names: List[str]  # the kernel's parameters, in order
+    constexprs: set  # the constexpr ones
+    cache: _cache.KernelCache
+    ns: Dict[str, Any]  # the generated code's globals: the helpers below, and the defaults
+    sig: List[str]  # the generated def's parameters
+    args_tuple: str  # source of the tuple of every parameter
+    key: List[str]  # source of the fast key's items: device, parameters, options, injected values
+
+
+def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries: int, tuples: bool) -> Any:
+    """The parts of a 3.x launcher that do not depend on the release, or the reason (a str) why
+    this kernel cannot have one.
+
+    ``injected`` are ``JITFunction.run``'s ``kwargs["name"] = <expression>`` lines: each
+    expression is evaluated on every launch, as run does, and keyed with its type (Triton keys on
+    ``str()``: ``True`` and ``1`` differ). ``sample``, the first launch's ``(args, kwargs)``, puts
+    each parameter's first-seen type test first. ``tuples``: tuple arguments are specialised per
+    item (3.3+) rather than an error.
+    """
+    signature = inspect.signature(kernel.fn)
+    params = list(signature.parameters.values())
+    names = [p.name for p in params]
+    reason = unsupported_parameters(params)
+    if reason is None and any(name in names for name, _ in injected):
+        # run writes kwargs["debug"] (...) before binding: it would rebind a parameter of that name
+        reason = "parameter named like an injected option"
+    if reason is not None:
+        return reason
+    cache = _cache.KernelCache(kernel.fn.__qualname__, max_entries)
+    ns: Dict[str, Any] = {
+        "_tc_fn": kernel, "_tc_cache": cache, "_tc_entries_get": cache.entries.get,
+        "_tc_hit": cache.hits.__next__, "_tc_Tensor": tensor_type(), "_tc_FLOAT": FLOAT, "_tc_Stale": Stale,
+        "_tc_value_key": value_key, "_tc_constexpr_key": constexpr_key, "_tc_options_key": options_key,
+        "_tc_check_globals": check_globals, "os": os,
+    }
+    sig = def_parameters(params, ns)
+    constexprs = {p.name for p in kernel.params if p.is_constexpr}
+    seen = sample_types(signature, sample)
+    key = ["_tc_dev"]
+    for n in names:
+        if n in constexprs:
+            key.append(f"{n} if type({n}) is int else _tc_constexpr_key({n})")
+        else:
+            key.append(value_key_expr(n, seen.get(n), tuples=tuples))
+    key.append("_tc_options_key(_tc_options) if _tc_options else ()")
+    for name, expr in injected:
+        local = f"_tc_injected_{name}"
+        key.append(f"({local} := {expr.replace('kwargs.', '_tc_options.').replace('self.', '_tc_fn.')})")
+        key.append(f"type({local})")
+    args_tuple = f"({', '.join(names)},)" if names else "()"
+    return Draft(names, constexprs, cache, ns, sig, args_tuple, key)
 
 
 def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:

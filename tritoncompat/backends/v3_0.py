@@ -37,7 +37,6 @@ attributes; with no enter hook the launcher gets ``None`` metadata, as Triton's
 from __future__ import annotations
 
 import inspect
-import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -48,9 +47,8 @@ from triton.runtime import jit as _jit
 from triton.runtime.driver import driver as _driver_config
 from triton.runtime.jit import JITFunction
 
-from .. import _cache, _codegen
+from .. import _codegen
 from . import _common
-from ._common import Stale
 
 NAME = "v3_0"
 
@@ -97,47 +95,20 @@ def native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
 def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
     """The fast launcher of one 3.0-3.2 kernel, generated from its parameter list; ``sample``,
     the first launch's ``(args, kwargs)``, puts each argument's first-seen type test first."""
-    signature = inspect.signature(kernel.fn)
-    params = list(signature.parameters.values())
-    names = [p.name for p in params]
-    reason = _common.unsupported_parameters(params)
-    if reason is None and any(name in names for name, _ in _INJECTED):
-        # run writes kwargs["debug"] before binding: it would rebind a parameter of that name
-        reason = "parameter named like an injected option"
-    if reason is not None:
-        return build_forwarder(kernel, reason)
-
-    cache = _cache.KernelCache(kernel.fn.__qualname__, max_entries)
+    # tuples=False: a tuple argument is a TypeError before 3.3
+    d = _common.draft(kernel, _INJECTED, sample, max_entries, tuples=False)
+    if isinstance(d, str):
+        return build_forwarder(kernel, d)
+    names, args_tuple, key, sig = d.names, d.args_tuple, d.key, d.sig
     drv = _driver_config.active  # 3.0-3.2: a plain attribute (a LazyProxy until set_active)
     get_device, get_stream = _common.driver_functions(drv)
-    state = _State(_RUN, kernel, cache)
-    ns: Dict[str, Any] = {
-        "_tc_fn": kernel, "_tc_cache": cache, "_tc_entries_get": cache.entries.get,
-        "_tc_hit": cache.hits.__next__, "_tc_driver_config": _driver_config, "_tc_driver": drv,
-        "_tc_get_device": get_device, "_tc_get_stream": get_stream, "_tc_CK": CompiledKernel,
-        "_tc_Tensor": _common.tensor_type(), "_tc_FLOAT": _common.FLOAT, "_tc_Stale": Stale,
-        "_tc_value_key": _common.value_key, "_tc_constexpr_key": _common.constexpr_key,
-        "_tc_options_key": _common.options_key, "_tc_check_globals": _common.check_globals,
-        "_tc_slow": state.slow, "_tc_verify": state.verify,
-        "os": os,  # 3.2: the injected debug reads TRITON_DEBUG
-    }
-    sig = _common.def_parameters(params, ns)
-    constexprs = {p.name for p in kernel.params if p.is_constexpr}
-    regular = [n for n in names if n not in constexprs]  # what the launcher takes (3.0-3.2)
-    args_tuple = f"({', '.join(names)},)" if names else "()"
-
-    seen = _common.sample_types(signature, sample)
-    key = ["_tc_dev"]
-    for n in names:
-        if n in constexprs:
-            key.append(f"{n} if type({n}) is int else _tc_constexpr_key({n})")
-        else:  # tuples=False: a tuple argument is a TypeError before 3.3
-            key.append(_common.value_key_expr(n, seen.get(n), tuples=False))
-    key.append("_tc_options_key(_tc_options) if _tc_options else ()")
-    for name, expr in _INJECTED:
-        local = f"_tc_injected_{name}"
-        key.append(f"({local} := {expr.replace('kwargs.', '_tc_options.').replace('self.', '_tc_fn.')})")
-        key.append(f"type({local})")
+    state = _State(_RUN, kernel, d.cache)
+    d.ns.update({
+        "_tc_driver_config": _driver_config, "_tc_driver": drv, "_tc_get_device": get_device,
+        "_tc_get_stream": get_stream, "_tc_CK": CompiledKernel, "_tc_slow": state.slow, "_tc_verify": state.verify,
+    })
+    ns = d.ns
+    regular = [n for n in names if n not in d.constexprs]  # what the launcher takes (3.0-3.2)
 
     grid_dict = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     values = ", ".join(regular)

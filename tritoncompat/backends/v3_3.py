@@ -21,7 +21,6 @@ What differs inside the range is probed once, on objects, when this module is im
 from __future__ import annotations
 
 import inspect
-import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -30,9 +29,8 @@ from triton.compiler.compiler import CompiledKernel
 from triton.runtime.driver import driver as _driver_config
 from triton.runtime.jit import JITFunction
 
-from .. import _cache, _codegen
+from .. import _codegen
 from . import _common
-from ._common import Stale, Unsupported
 
 try:  # 3.4+
     from triton import knobs as _knobs
@@ -66,8 +64,8 @@ _STAGES_HOOK = "add_stages_inspection_hook" in _RUN_SOURCE
 # 3.6+: instrumented builds (GSan, profilers) go native. The injected values close the fast
 # key, so this is the (negative) index of instrumentation_mode in it.
 _INJECTED_NAMES = [name for name, _ in _INJECTED]
-_INSTRUMENTATION_INDEX = (_INJECTED_NAMES.index("instrumentation_mode") - len(_INJECTED)
-                          if "instrumentation_mode" in _INJECTED_NAMES else None)
+_INSTRUMENTATION_INDEX = (2 * (_INJECTED_NAMES.index("instrumentation_mode") - len(_INJECTED))
+                          if "instrumentation_mode" in _INJECTED_NAMES else None)  # (value, type) per injected
 
 
 def describe() -> str:
@@ -96,46 +94,19 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     ``sample`` (the first launch's ``(args, kwargs)``) orders each parameter's type tests so the
     type it was first launched with is tested first; every type is still handled.
     """
-    signature = inspect.signature(kernel.fn)
-    params = list(signature.parameters.values())
-    names = [p.name for p in params]
-    reason = _common.unsupported_parameters(params)
-    if reason is None and any(name in names for name, _ in _INJECTED):
-        # run writes kwargs["debug"] (...) before binding: it would rebind a parameter of that name
-        reason = "parameter named like an injected option"
-    if reason is not None:
-        return build_forwarder(kernel, reason)
-
-    cache = _cache.KernelCache(kernel.fn.__qualname__, max_entries)
-    drv, get_device, get_stream = _driver_functions()
-    ns: Dict[str, Any] = {
-        "_tc_fn": kernel, "_tc_cache": cache, "_tc_entries_get": cache.entries.get,
-        "_tc_hit": cache.hits.__next__, "_tc_driver_config": _driver_config, "_tc_driver": drv,
-        "_tc_get_device": get_device, "_tc_get_stream": get_stream, "_tc_hooks": _HOOKS,
-        "_tc_Tensor": _common.tensor_type(), "_tc_FLOAT": _common.FLOAT, "_tc_Stale": Stale,
-        "_tc_value_key": _common.value_key, "_tc_constexpr_key": _common.constexpr_key,
-        "_tc_options_key": _common.options_key, "_tc_check_globals": _common.check_globals,
-        "os": os, "knobs": _knobs,
-    }
-    state = _State(_RUN, kernel, cache)
-    ns["_tc_slow"] = state.slow
-    ns["_tc_verify"] = state.verify
-
-    sig = _common.def_parameters(params, ns)
-    constexprs = {p.name for p in kernel.params if p.is_constexpr}
+    d = _common.draft(kernel, _INJECTED, sample, max_entries, tuples=True)
+    if isinstance(d, str):
+        return build_forwarder(kernel, d)
+    names, args_tuple, key = d.names, d.args_tuple, d.key
     args = ", ".join(names)
-    args_tuple = f"({args},)" if names else "()"
-
-    seen = _common.sample_types(signature, sample)
-    key = ["_tc_dev"]
-    for n in names:
-        if n in constexprs:
-            key.append(f"{n} if type({n}) is int else _tc_constexpr_key({n})")
-        else:
-            key.append(_common.value_key_expr(n, seen.get(n), tuples=True))
-    key.append("_tc_options_key(_tc_options) if _tc_options else ()")
-    for _, expr in _INJECTED:
-        key.append(expr.replace("kwargs.", "_tc_options.").replace("self.", "_tc_fn."))
+    drv, get_device, get_stream = _driver_functions()
+    state = _State(_RUN, kernel, d.cache)
+    d.ns.update({
+        "_tc_driver_config": _driver_config, "_tc_driver": drv, "_tc_get_device": get_device,
+        "_tc_get_stream": get_stream, "_tc_hooks": _HOOKS, "knobs": _knobs,
+        "_tc_slow": state.slow, "_tc_verify": state.verify,
+    })
+    ns, sig = d.ns, d.sig
 
     go_native = ["_tc_grid is None", "_tc_fn.pre_run_hooks"]  # no grid: Triton's own assertion
     if _STAGES_HOOK:
