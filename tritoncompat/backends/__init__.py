@@ -44,8 +44,9 @@ class Backend(Protocol):
         """True for the kernel objects this backend builds fast launchers for
         (``JITFunction`` itself, not interpreter or wrapper objects)."""
 
-    def build(self, kernel: Any, *, verify: bool, max_entries: int) -> FastLaunch:
-        """Generate the fast launcher of one kernel (done once per kernel)."""
+    def build(self, kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> FastLaunch:
+        """Generate the fast launcher of one kernel (done once per kernel, on its first launch;
+        ``sample`` is that launch's ``(args, kwargs)``, used only to order type tests)."""
 
     def build_forwarder(self, kernel: Any, reason: str) -> FastLaunch:
         """A launcher that always goes through Triton's own (unpatched) path, counted."""
@@ -55,3 +56,7 @@ class Backend(Protocol):
 
     def patch_targets(self) -> List[Tuple[Any, str, Any]]:
         """``(owner, attribute, replacement)`` triples that ``patch()`` installs."""
+
+    # Optional: ``floor(kernel, compiled, grid, args, kwargs, stream)``, a callable that calls the
+    # compiled kernel's launcher with prebuilt arguments (the benchmark's floor), for backends
+    # whose launcher layout the benchmark's generic 3.x floor does not fit.
