@@ -140,12 +140,13 @@ def resolve(kernel: Any) -> Callable[..., Any]:
             return _native(kernel, sel.reason or "no backend")
         return _native(kernel, _kind(kernel))
     if not module.is_kernel(kernel):
-        forward = _native(kernel, _kind(kernel))
-        if any(c.__name__ == "JITFunction" for c in type(kernel).__mro__):
-            # A JITFunction subclass (3.4+ Gluon): its patched run/__getitem__ must not recurse.
-            forward = module.build_forwarder(kernel, _kind(kernel))
-            vars(kernel)[ATTR] = forward
+        if not any(c.__name__ == "JITFunction" for c in type(kernel).__mro__):
+            return _native(kernel, _kind(kernel))
+        # A JITFunction subclass (3.4+ Gluon): its patched run/__getitem__ must not recurse.
+        forward = module.build_forwarder(kernel, _kind(kernel))
+        vars(kernel)[ATTR] = forward
         return forward
+
     def first_launch(grid, *args, **kwargs):
         # Generated on the first launch, which shows the types each parameter is launched with.
         with _selection_lock:

@@ -411,22 +411,14 @@ def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any
     """``JITFunction.run`` and ``JITFunction.__getitem__`` replacements for ``patch()`` (3.x:
     ``run(self, *args, grid, warmup, **kwargs)``; ``__getitem__`` returns a callable taking the
     launch's arguments)."""
-    from .._launch import ATTR, bind_error_native, resolve
+    from .._launch import ATTR, launch, resolve
 
     def patched_run(self, *args, grid, warmup, **kwargs):
         if warmup:
             _cache.count_fallback("warmup")
             return run(self, *args, grid=grid, warmup=warmup, **kwargs)
-        try:
-            fast = vars(self)[ATTR]
-        except KeyError:
-            fast = resolve(self)
-        try:
-            return fast(grid, *args, **kwargs)
-        except TypeError as exc:
-            if exc.__traceback__.tb_next is not None:  # raised inside, not by binding the call
-                raise
-        return bind_error_native(self, grid, args, kwargs)
+        # Autotuner/Heuristics (and direct run calls) land here; kernel[grid] skips this frame.
+        return launch(self, grid, *args, **kwargs)
 
     def __getitem__(self, grid):
         # kernel[grid](...) straight into the fast launcher: no run frame, no kwargs dict.

@@ -114,14 +114,11 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     if _INSTRUMENTATION_INDEX is not None:
         go_native.append(f"_tc_key[{_INSTRUMENTATION_INDEX}]")
 
-    if _HOOK_CHAINS:
-        hooks = ["_tc_enter = _tc_hooks.launch_enter_hook",
-                 "_tc_exit = _tc_hooks.launch_exit_hook",
-                 "_tc_idle = not (_tc_enter.calls or _tc_exit.calls)"]
-    else:
-        hooks = ["_tc_enter = _tc_hooks.launch_enter_hook",
-                 "_tc_exit = _tc_hooks.launch_exit_hook",
-                 "_tc_idle = _tc_enter is None and _tc_exit is None"]
+    hooks = ["_tc_enter = _tc_hooks.launch_enter_hook",
+             "_tc_exit = _tc_hooks.launch_exit_hook",
+             # 3.5+: HookChains, idle without calls; 3.3-3.4: None when not installed
+             "_tc_idle = not (_tc_enter.calls or _tc_exit.calls)" if _HOOK_CHAINS
+             else "_tc_idle = _tc_enter is None and _tc_exit is None"]
     grid_dict = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     launch_args = ("_tc_grid[0], _tc_grid[1] if _tc_n > 1 else 1, _tc_grid[2] if _tc_n > 2 else 1, "
                    "_tc_stream, _tc_function, _tc_packed")
@@ -143,9 +140,8 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
         f" _tc_enter, _tc_exit{trailing})",
         "    return _tc_kernel",
     ]
-    fast = _codegen.make_function(kernel.fn.__name__, lines, ns, f"launcher {kernel.fn.__qualname__} triton-{triton.__version__}")
-    state.fast = fast
-    return fast
+    return _codegen.make_function(kernel.fn.__name__, lines, ns,
+                                  f"launcher {kernel.fn.__qualname__} triton-{triton.__version__}")
 
 
 class _State(_common.JitState):
