@@ -109,3 +109,67 @@ def test_self_check_on_gpu():
     from tritoncompat.__main__ import self_check
 
     assert self_check() == []
+
+
+@pytest.mark.parametrize("form", ["torch stream", "raw handle", "device index"])
+def test_launch_on_an_explicit_stream(form):
+    """launch(stream=...) enqueues on that stream (ordered after work already on it), leaves the
+    current stream as it was, and is a fast hit."""
+    import torch
+
+    import corpus
+
+    kernel = corpus.build()["axpb"]
+    x = torch.randn(1 << 20, device="cuda")
+    out = torch.zeros_like(x)
+    grid = (1 << 20) // 128,
+    tritoncompat.launch(kernel, grid, x, out, x.numel(), 0, 1.0)  # compile
+    torch.cuda.synchronize()
+    side = torch.cuda.Stream()
+    current = torch.cuda.current_stream()
+    keyword = {"torch stream": {"stream": side}, "raw handle": {"stream": side.cuda_stream},
+               "device index": {"stream": side, "device": torch.cuda.current_device()}}[form]
+    hits = tritoncompat.cache_info().hits
+    with torch.cuda.stream(side):
+        torch.cuda._sleep(50_000_000)  # the side stream is busy: a launch there waits for it
+        x.fill_(2.0)
+    tritoncompat.launch(kernel, grid, x, out, x.numel(), 3, 0.5, **keyword)
+    assert torch.cuda.current_stream() == current
+    side.synchronize()
+    assert tritoncompat.cache_info().hits == hits + 1
+    assert torch.equal(out, torch.full_like(out, 2.0 * 0.5 + 3))
+
+
+def test_launch_stream_keyword_into_a_cuda_graph():
+    import torch
+
+    import corpus
+
+    kernel = corpus.build()["axpb"]
+    x = torch.randn(4096, device="cuda")
+    out = torch.zeros_like(x)
+    tritoncompat.launch(kernel, (32,), x, out, 4096, 3, 2.0)
+    torch.cuda.synchronize()
+    capture = torch.cuda.Stream()
+    capture.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=capture):
+        tritoncompat.launch(kernel, (32,), x, out, 4096, 3, 2.0, stream=capture)
+    x.fill_(4.0)
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(out, torch.full_like(out, 4.0 * 2.0 + 3))
+
+
+def test_bad_stream_on_gpu_launches_nothing():
+    import torch
+
+    import corpus
+
+    kernel = corpus.build()["axpb"]
+    x = torch.randn(4096, device="cuda")
+    out = torch.zeros_like(x)
+    with pytest.raises(TypeError, match="tritoncompat.launch"):
+        tritoncompat.launch(kernel, (32,), x, out, 4096, 3, 2.0, stream=torch.cuda.Event())
+    torch.cuda.synchronize()
+    assert torch.count_nonzero(out) == 0

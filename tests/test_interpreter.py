@@ -20,18 +20,26 @@ SNIPPET = textwrap.dedent('''
     def main():
         x = torch.randn(1000)
         grid = lambda meta: ((1000 + meta["BLOCK"] - 1) // meta["BLOCK"],)
-        outs = [torch.zeros(1000) for _ in range(3)]
+        outs = [torch.zeros(1000) for _ in range(4)]
         # 2.1's debugger applies no defaults: it needs every constexpr as a keyword
         block = {"BLOCK": 128} if triton.__version__.startswith("2.1.") else {}
         tritoncompat.launch(axpb, grid, x, outs[0], 1000, 3, 2.5, **block)
         tritoncompat.launch(axpb, (8,), x, outs[1], 1000, 3, 2.5, BLOCK=128)
         with tritoncompat.patched():
             axpb[grid](x, outs[2], 1000, 3, 2.5, **block)
+        # the interpreter has no streams: stream=/device= are checked, then ignored
+        tritoncompat.launch(axpb, (8,), x, outs[3], 1000, 3, 2.5, BLOCK=128, stream=0x1234, device=0)
+        try:
+            tritoncompat.launch(axpb, (8,), x, outs[3], 1000, 3, 2.5, BLOCK=128, stream="s")
+        except TypeError as exc:
+            assert "tritoncompat.launch(stream=...)" in str(exc), exc
+        else:
+            raise AssertionError("a str stream was accepted")
         for out in outs:
             assert torch.allclose(out, x * 2.5 + 3, atol=1e-5), out[:4]
         info = tritoncompat.cache_info()
         assert info.hits == 0, info
-        assert info.fallbacks.get("interpreter") == 2, info
+        assert info.fallbacks.get("interpreter") == 3, info
         print("INTERP_OK", info)
 
     main()

@@ -122,7 +122,10 @@ def test_defaults_are_the_ones_the_generated_run_applies(fake_cuda):
 
 @DEVICE_KWARGS
 @pytest.mark.parametrize("via", ["launch", "patched"])
-def test_explicit_stream_and_device_go_native(fake_cuda, via):
+def test_explicit_stream_and_device(fake_cuda, via):
+    """Patched calls with device=/stream= go through Triton's own path (2.1-2.2 take them
+    natively); launch() takes them on the fast path, for this
+    launch only, and picks the compiled kernels Triton picks."""
     kernel = make_kernel()
     x, out = tensors()
     slot = layout()["stream_slot"]
@@ -138,13 +141,21 @@ def test_explicit_stream_and_device_go_native(fake_cuda, via):
     assert ours(stream=0xABC) is native
     assert fake_cuda.calls[-1][slot] == 0xABC
     assert ours(stream=0xABC) is native
-    assert ours(device=1) is kernel[(4,)](x, out, 256, 2.0, device=1)  # compiled for device 1
-    assert 1 in kernel.cache and ours(device=1) is not native
+    native1 = kernel[(4,)](x, out, 256, 2.0, device=1)  # compiled for device 1
+    fake_cuda.set_current_device(0)
+    assert ours(device=1) is native1 and native1 is not native
+    assert ours(device=1) is native1
     info = tritoncompat.cache_info()
-    assert info.fallbacks == {"explicit stream=": 2, "explicit device=": 2} and info.entries == 0
+    if via == "patched":
+        fake_cuda.set_current_device(0)
+        assert info.fallbacks == {"explicit stream=": 2, "explicit device=": 2} and info.entries == 0
+    else:
+        assert fake_cuda.device == 0
+        assert not info.fallbacks and info.entries == 2 and info.hits == 2, info
+    hits = info.hits
     ours()  # without them: the fast path
     ours()
-    assert tritoncompat.cache_info().hits == 1
+    assert tritoncompat.cache_info().hits == hits + (1 if via == "patched" else 2)
     assert fake_cuda.calls[-1][slot] == fake_cuda.stream
 
 
@@ -161,9 +172,15 @@ def test_launch_warmup_compiles_without_launching(fake_cuda):
 @pytest.mark.parametrize("name", ["stream", "device", "device_type"])
 @pytest.mark.parametrize("via", ["native", "launch", "patched"])
 def test_2_3_rejects_device_and_stream_keywords(fake_cuda, name, via):
+    """2.3 asserts on device=/stream=/device_type=; patched calls too. launch() takes stream=
+    and device= on every release (tests/test_placement.py), and passes device_type= to Triton."""
     kernel = make_kernel()
     x, out = tensors()
     tritoncompat.launch(kernel, (4,), x, out, 256, 2.0)  # an entry exists for the plain call
+    if via == "launch" and name != "device_type":
+        tritoncompat.launch(kernel, (4,), x, out, 256, 2.0, **{name: 0})
+        assert tritoncompat.cache_info().entries == 1 and tritoncompat.cache_info().hits == 1
+        return
     with pytest.raises(AssertionError, match=f"{name} option is deprecated"):
         if via == "native":
             kernel[(4,)](x, out, 256, 2.0, **{name: 0})

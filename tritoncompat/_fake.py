@@ -51,6 +51,8 @@ import weakref
 
 import triton
 
+from . import _placement
+
 
 def _parse_version(s):
     m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", s)
@@ -257,6 +259,21 @@ class FakeCuda:
         device = self.device if device is None else device
         return self.streams.get(device, 0x5EA + device)
 
+    def run(self, call, index, handle, torch_stream):
+        """``launch(..., stream=, device=)`` on the fake: ``call()`` with ``index`` as the current
+        device and ``handle`` as its stream, both restored after (see tritoncompat._placement)."""
+        previous_device = self.device
+        if index is not None:
+            self.set_current_device(index)
+        device, previous_stream = self.device, self.get_current_stream()
+        if handle is not None:
+            self.streams[device] = handle
+        try:
+            return call()
+        finally:
+            self.streams[device] = previous_stream
+            self.device = previous_device
+
     # ---------------------------------------------------------------- install / uninstall
     def _targets(self):
         """(owner, attribute, fake value) triples this release needs replaced."""
@@ -296,6 +313,7 @@ class FakeCuda:
             self._saved_driver = vars(driver).get("_active", vars(driver).get("active"))
             driver.set_active(self.driver)
         _ACTIVE.append(self)
+        _placement.RUNTIMES.append(self)
         self._installed = True
         return self
 
@@ -317,6 +335,7 @@ class FakeCuda:
             else:
                 setattr(owner, name, value)
         _ACTIVE.pop()
+        _placement.RUNTIMES.remove(self)
         self._installed, self._saved = False, None
 
     def __enter__(self):

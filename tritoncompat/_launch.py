@@ -15,10 +15,10 @@ import weakref
 from types import ModuleType
 from typing import Any, Callable, Dict, Optional
 
-from . import _cache, _config, _version
+from . import _cache, _config, _placement, _version
 
 __all__ = [
-    "ATTR", "TritonCompatWarning", "TritonCompatError", "TritonCompatVerifyError", "launch",
+    "ATTR", "TritonCompatWarning", "TritonCompatError", "TritonCompatVerifyError", "launch", "fast_launch",
     "resolve", "backend", "status", "reload", "fallback_after_error", "bind_error_native",
 ]
 
@@ -157,7 +157,7 @@ def resolve(kernel: Any) -> Callable[..., Any]:
                 vars(kernel)[ATTR] = fast
                 key = id(kernel)
                 _kernels[key] = weakref.ref(kernel, lambda _, key=key: _kernels.pop(key, None))
-        return launch(kernel, grid, *args, **kwargs)
+        return fast_launch(kernel, grid, *args, **kwargs)
 
     return first_launch
 
@@ -177,12 +177,54 @@ def launch(kernel: Any, grid: Any, *args: Any, **kwargs: Any) -> Any:
 
     ``grid`` is a tuple/list of up to three ints, or a callable that receives a fresh dict of
     every kernel parameter (defaults and constexprs included) and returns one. Device and stream
-    are torch's current ones, read on every launch.
+    are torch's current ones, read on every launch, unless given:
+
+    * ``stream=``: a ``torch.cuda.Stream``, an object with ``__cuda_stream__``, or a raw
+      ``cudaStream_t`` handle (``int``);
+    * ``device=``: an ``int`` index, ``"cuda:N"`` or a ``torch.device`` (default: the stream's).
+
+    Both work the same on every release (2.1-2.2 took them natively, 2.3+ reject them), and are
+    current for this launch only. A kernel parameter named ``stream`` or ``device`` wins: the
+    keyword is then that argument.
 
     >>> tritoncompat.launch(add_kernel, (triton.cdiv(n, 1024),), x, y, out, n, BLOCK=1024)  # doctest: +SKIP
+    >>> tritoncompat.launch(add_kernel, grid, x, y, out, n, BLOCK=1024, stream=side)  # doctest: +SKIP
 
-    :raises: whatever ``kernel[grid](*args, **kwargs)`` raises for the same arguments.
+    :raises: whatever ``kernel[grid](*args, **kwargs)`` raises for the same arguments;
+        ``TypeError`` / ``ValueError`` for a ``stream`` / ``device`` that is not one.
     """
+    if kwargs and ("stream" in kwargs or "device" in kwargs):
+        placement = _placement_keywords(kernel, kwargs)
+        if placement is not None:
+            return _placement.run_on(lambda: fast_launch(kernel, grid, *args, **kwargs), *placement)
+    return fast_launch(kernel, grid, *args, **kwargs)
+
+
+def _placement_keywords(kernel: Any, kwargs: Dict[str, Any]) -> Optional[tuple]:
+    """Pop ``stream`` / ``device`` from ``kwargs`` unless the kernel has a parameter of that name;
+    ``(device, stream)``, or None when neither was taken."""
+    inner = _innermost(kernel)
+    names = getattr(inner, "arg_names", ())
+    device = kwargs.pop("device") if "device" in kwargs and "device" not in names else None
+    stream = kwargs.pop("stream") if "stream" in kwargs and "stream" not in names else None
+    if device is None and stream is None:
+        return None
+    if _kind(inner) == "interpreter":
+        _placement.parse_device(device), _placement.parse_stream(stream)  # checked all the same
+        return None  # the interpreter has no devices or streams
+    return device, stream
+
+
+def _innermost(kernel: Any) -> Any:
+    """The function under Autotuner / Heuristics wrappers (they keep it in ``.fn``)."""
+    while type(kernel).__name__ in ("Autotuner", "Heuristics") and hasattr(kernel, "fn"):
+        kernel = kernel.fn
+    return kernel
+
+
+def fast_launch(kernel: Any, grid: Any, *args: Any, **kwargs: Any) -> Any:
+    """:func:`launch` without its ``stream=`` / ``device=`` keywords: every keyword goes to the
+    kernel, as in ``kernel[grid](...)`` (the patched paths call this)."""
     try:
         fast = kernel.__dict__[ATTR]
     except (KeyError, AttributeError):

@@ -183,6 +183,11 @@ def check_globals(kernel: Any) -> None:
 # ``run(gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *args)``.
 
 
+# 2.3+: JITFunction.run asserts that none of these is among its keywords, even when a kernel
+# parameter has the name; such kernels go native (launch() passes every argument positionally).
+DEPRECATED_OPTIONS = frozenset({"device", "stream", "device_type"})
+
+
 class Draft(NamedTuple):
     """What every 3.x backend's generated launcher starts from (see :func:`draft`)."""
 
@@ -212,6 +217,8 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
     if reason is None and any(name in names for name, _ in injected):
         # run writes kwargs["debug"] (...) before binding: it would rebind a parameter of that name
         reason = "parameter named like an injected option"
+    if reason is None and DEPRECATED_OPTIONS.intersection(names):
+        reason = "parameter named like a launch option"
     if reason is not None:
         return reason
     cache = _cache.KernelCache(kernel.fn.__qualname__, max_entries)
@@ -411,14 +418,14 @@ def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any
     """``JITFunction.run`` and ``JITFunction.__getitem__`` replacements for ``patch()`` (3.x:
     ``run(self, *args, grid, warmup, **kwargs)``; ``__getitem__`` returns a callable taking the
     launch's arguments)."""
-    from .._launch import ATTR, launch, resolve
+    from .._launch import ATTR, fast_launch, resolve
 
     def patched_run(self, *args, grid, warmup, **kwargs):
         if warmup:
             _cache.count_fallback("warmup")
             return run(self, *args, grid=grid, warmup=warmup, **kwargs)
         # Autotuner/Heuristics (and direct run calls) land here; kernel[grid] skips this frame.
-        return launch(self, grid, *args, **kwargs)
+        return fast_launch(self, grid, *args, **kwargs)
 
     def __getitem__(self, grid):
         # kernel[grid](...) straight into the fast launcher: no run frame, no kwargs dict.

@@ -53,7 +53,8 @@ class _Flavor(_v2.Flavor):
     meta = ("num_warps", "num_ctas", "cluster_x", "cluster_y", "cluster_z", "shared")
     int_code = _common.INT_CODE_MOD8  # 2.3: spec (v % 16 == 0, v % 8 == 0, v == 1) + i32/i64/u64 class
     # 2.3: every CUDAOptions field passed as a keyword is taken as an option, never as a parameter
-    reserved = frozenset(CUDAOptions.__dataclass_fields__) | {"grid", "warmup"}
+    # (and asserts on device=, stream=, device_type=, even when they name a parameter)
+    reserved = frozenset(CUDAOptions.__dataclass_fields__) | {"grid", "warmup"} | _common.DEPRECATED_OPTIONS
 
     def runtime(self, kernel: Any) -> _v2.Runtime:
         if _driver._obj is None:  # 2.3: what Triton's first launch does
