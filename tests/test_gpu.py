@@ -123,7 +123,7 @@ def test_launch_on_an_explicit_stream(form):
     x = torch.randn(1 << 20, device="cuda")
     out = torch.zeros_like(x)
     grid = (1 << 20) // 128,
-    tritoncompat.launch(kernel, grid, x, out, x.numel(), 0, 1.0)  # compile
+    tritoncompat.launch(kernel, grid, x, out, x.numel(), 5, 1.0)  # compile (same key as below)
     torch.cuda.synchronize()
     side = torch.cuda.Stream()
     current = torch.cuda.current_stream()

@@ -100,9 +100,10 @@ class _Utils:
         function = next(_HANDLES)
         module = 0x100000 | function
         self._fc.loaded.append((name, function, device))
-        caller = sys._getframe(1).f_locals.get("self")      # CompiledKernel._init_handles's self
-        if V >= (3, 8) and type(caller).__name__ == "CompiledKernel":
-            _FAKE_MODULES[caller] = module
+        if V >= (3, 8):
+            caller = sys._getframe(1).f_locals.get("self")      # CompiledKernel._init_handles's self
+            if type(caller).__name__ == "CompiledKernel":
+                _FAKE_MODULES[caller] = module
         return (module, function, 32, 0, 1024)[:self._fc._arity]   # module, fn, regs, spills, max threads
 
     def get_device_properties(self, device):

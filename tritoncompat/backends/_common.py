@@ -296,7 +296,7 @@ def hit_lines(verify: bool, args_tuple: str, grid_dict: str) -> List[str]:
         "    if _tc_fn.used_global_vals:",
         "        _tc_check_globals(_tc_fn)",
         "    _tc_hit()",
-        *([f"    _tc_verify(_tc_kernel, _tc_grid, {args_tuple}, _tc_options)"] if verify else []),
+        *([f"    _tc_verify(_tc_entry, _tc_dev, _tc_grid, {args_tuple}, _tc_options)"] if verify else []),
         "    _tc_stream = _tc_get_stream(_tc_dev)",
         "    if callable(_tc_grid):",
         f"        _tc_grid = _tc_grid({grid_dict})",
@@ -403,15 +403,34 @@ class JitState:
         """The cache entry of a compiled kernel found under ``nkey`` in ``container``."""
         return (compiled, nkey, container, compiled.run, compiled.function, compiled.packed_metadata)
 
-    def verify(self, compiled, grid, args, options):
-        # warmup=True: Triton's own key and lookup (a compile on a miss), no grid, no launch.
+    def verify(self, entry, dev, grid, args, options):
+        """``TRITONCOMPAT_VERIFY=1``: Triton's own key and lookup (``warmup=True``: a compile on a
+        miss, no grid, no launch) must reach the hit's compiled kernel."""
+        compiled, nkey = entry[0], entry[1]
         native = self.native(grid, args, options, warmup=True)
-        if native is not compiled:
-            from .._launch import TritonCompatVerifyError
+        if native is compiled:
+            return
+        found = self.native_dicts(dev)
+        if found is not None and found[1].get(nkey) is native:
+            return  # Triton's cache was dropped after the hit checked it (another thread): same key, compiled anew
+        if found is None or found[1].get(nkey) is not compiled:
+            # ... and maybe again since: the two compiles must be the same compile
+            if _same_compile(native, compiled):
+                return
+        from .._launch import TritonCompatVerifyError
 
-            raise TritonCompatVerifyError(
-                f"fast path of {self.kernel!r} picked {compiled!r} but Triton's own key picks {native!r} "
-                f"for args {args!r} options {options!r}")
+        raise TritonCompatVerifyError(
+            f"fast path of {self.kernel!r} picked {compiled!r} but Triton's own key picks {native!r} "
+            f"for args {args!r} options {options!r}")
+
+
+def _same_compile(a: Any, b: Any) -> bool:
+    """Two CompiledKernels of one compilation: the same compile hash (3.0+), else the same code
+    at every stage (2.x: IRs, PTX and cubin)."""
+    hash_a, hash_b = getattr(a, "hash", None), getattr(b, "hash", None)
+    if hash_a is not None or hash_b is not None:
+        return hash_a == hash_b
+    return bool(getattr(a, "asm", None)) and a.asm == getattr(b, "asm", None)
 
 
 def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any, str, Any]]:

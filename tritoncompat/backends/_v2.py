@@ -271,7 +271,7 @@ def build(kernel: Any, flavor: Flavor, *, verify: bool, max_entries: int, sample
         f"    if {rt.native_cache_expr}.get(_tc_dev) is not _tc_dcache or _tc_dcache.get(_tc_probe) is not _tc_kernel:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
         "    _tc_hit()",
-        *([f"    _tc_verify(_tc_kernel, _tc_grid, {args_tuple}, _tc_options)"] if verify else []),
+        *([f"    _tc_verify(_tc_entry, _tc_dev, _tc_grid, {args_tuple}, _tc_options)"] if verify else []),
         "    _tc_stream = _tc_get_stream(_tc_dev)",
         "    if callable(_tc_grid):",
         f"        _tc_grid = _tc_grid({grid_dict})",
@@ -317,10 +317,10 @@ class _State(_common.JitState):
         launcher, function, meta = self.flavor.launch_entry(compiled)
         return (compiled, KeyProbe(nkey), container, launcher, function, *meta)
 
-    def verify(self, compiled, grid, args, options):
+    def verify(self, entry, dev, grid, args, options):
         # The 2.x grid is not in the key, and a warmup evaluates it: pass a constant one, so the
         # user's grid callable runs once per launch, as without verification.
-        super().verify(compiled, (1,), args, options)
+        super().verify(entry, dev, (1,), args, options)
 
 
 def build_forwarder(kernel: Any, flavor: Flavor, reason: str) -> Any:
