@@ -73,10 +73,15 @@ def test_autotune_and_heuristics_take_the_fast_path_when_patched(fake_cuda, case
         kernel[grid](*args, **kwargs)
         assert tritoncompat.cache_info().hits == hits + 1
     assert_same_launch(fake_cuda.calls[-1], native)
-    # Outside patch(), launch() runs them through Triton's own path, counted.
+    # Outside patch(), launch() takes an autotuned kernel through the autotuner memo (its final
+    # launch fast), a heuristics kernel through Triton's own path, counted.
+    hits = tritoncompat.cache_info().hits
     tritoncompat.launch(kernel, grid, *args, **kwargs)
     assert_same_launch(fake_cuda.calls[-1], native)
-    assert sum(tritoncompat.cache_info().fallbacks.values()) == 1
+    if name == "autotune":
+        assert tritoncompat.cache_info().hits == hits + 1 and not tritoncompat.cache_info().fallbacks
+    else:
+        assert sum(tritoncompat.cache_info().fallbacks.values()) == 1
 
 
 # Over random argument sets, every launch reaches the compiled kernel the native path reaches.

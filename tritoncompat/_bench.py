@@ -33,6 +33,17 @@ def few_args(x_ptr, y_ptr, out_ptr, n, alpha, beta, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs, alpha * x + beta * y, mask=m)
 
 
+@triton.autotune(configs=[triton.Config({"BLOCK": 512}, num_warps=4), triton.Config({"BLOCK": 1024}, num_warps=4)],
+                 key=["n"])
+@triton.jit
+def tuned_args(x_ptr, y_ptr, out_ptr, n, alpha, beta, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    y = tl.load(y_ptr + offs, mask=m)
+    tl.store(out_ptr + offs, alpha * x + beta * y, mask=m)
+
+
 @triton.jit
 def many_args(a_ptr, b_ptr, c_ptr, d_ptr, e_ptr, f_ptr, out_ptr,
               s_a, s_b, s_c, s_d, s_e, s_f, s_out,
@@ -174,11 +185,49 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
                 "native_over_patched": native / timings["patched"]["median_us"],
             }
             gc.collect()
+        results["autotune"] = _autotune_case(kernels, device, batch, rounds, busy, sync)
     finally:
         if fake_driver is not None:
             fake_driver.uninstall()
     results["cache_info"] = tritoncompat.cache_info()._asdict()
     return results
+
+
+def _autotune_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]:
+    """An @triton.autotune kernel (7 args) on a tuning-cache hit: native, launch() and patched
+    (through the autotuner memo), against a plain launch() of its kernel with the chosen config."""
+    import torch
+
+    import tritoncompat
+
+    n = 4096
+    tuner = kernels.tuned_args
+    x, y, out = (torch.randn(n, device=device) for _ in range(3))
+    args = (x, y, out, n, 0.5, 2.0)
+
+    def grid(meta):
+        return (n // meta["BLOCK"],)
+
+    tuner[grid](*args)  # tuned
+    config = tuner.best_config
+    chosen = config.all_kwargs() if hasattr(config, "all_kwargs") else {  # 3.0+; 2.x:
+        "num_warps": config.num_warps, "num_stages": config.num_stages, **config.kwargs}
+    tritoncompat.launch(tuner, grid, *args)
+    tritoncompat.launch(tuner, grid, *args)
+    tritoncompat.launch(tuner.fn, grid, *args, **chosen)
+    fns = {
+        "native": lambda: tuner[grid](*args),
+        "launch": lambda: tritoncompat.launch(tuner, grid, *args),
+        "plain": lambda: tritoncompat.launch(tuner.fn, grid, *args, **chosen),
+    }
+    timings = _time_batches(fns, batch, rounds, busy, sync)
+    with tritoncompat.patched():
+        tuner[grid](*args)
+        timings.update(_time_batches({"patched": lambda: tuner[grid](*args)}, batch, rounds, busy, sync))
+    plain = timings["plain"]["median_us"]
+    return {"timings": timings, "launch_over_plain": timings["launch"]["median_us"] / plain,
+            "patched_over_plain": timings["patched"]["median_us"] / plain,
+            "native_over_launch": timings["native"]["median_us"] / timings["launch"]["median_us"]}
 
 
 def _graph_replay(kernel, grid, args, kwargs, batch, rounds, busy) -> Dict[str, float]:
@@ -218,6 +267,13 @@ def format_table(results: Dict[str, Any]) -> str:
         cells = "".join(f"{t[n]['median_us']:>8.2f} ({t[n]['min_us']:>5.2f})" if n in t else f"{'-':>16}" for n in names)
         rows.append(f"{label:<9}{cells}{case['launch_over_floor']:>14.3f}{case['patched_over_floor']:>15.3f}"
                     f"{case['native_over_launch']:>15.2f}{case['native_over_patched']:>16.2f}")
+    tuned = results.get("autotune")
+    if tuned:
+        t = tuned["timings"]
+        rows.append("autotuned (7 args, tuning-cache hit): " + ", ".join(
+            f"{n} {t[n]['median_us']:.2f} ({t[n]['min_us']:.2f})" for n in ("native", "launch", "patched", "plain"))
+            + f"; launch/plain {tuned['launch_over_plain']:.3f}, patched/plain {tuned['patched_over_plain']:.3f},"
+            f" native/launch {tuned['native_over_launch']:.2f}")
     return "\n".join(rows)
 
 

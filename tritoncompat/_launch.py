@@ -96,6 +96,7 @@ def reload() -> None:
             kernel = ref()
             if kernel is not None:
                 vars(kernel).pop(ATTR, None)
+                vars(kernel).pop("_tritoncompat_memo", None)  # _autotune.MEMO_ATTR
         _kernels.clear()
         _warned.clear()
         _selection = None
@@ -140,6 +141,15 @@ def resolve(kernel: Any) -> Callable[..., Any]:
             return _native(kernel, sel.reason or "no backend")
         return _native(kernel, _kind(kernel))
     if not module.is_kernel(kernel):
+        if type(kernel).__name__ == "Autotuner":
+            from . import _autotune
+
+            tuned = _autotune.launcher(kernel)
+            if tuned is not None:
+                with _selection_lock:
+                    vars(kernel)[ATTR] = tuned
+                    _kernels[id(kernel)] = weakref.ref(kernel, lambda _, key=id(kernel): _kernels.pop(key, None))
+                return tuned
         if not any(c.__name__ == "JITFunction" for c in type(kernel).__mro__):
             return _native(kernel, _kind(kernel))
         # A JITFunction subclass (3.4+ Gluon): its patched run/__getitem__ must not recurse.

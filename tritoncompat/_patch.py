@@ -34,7 +34,9 @@ def patch() -> bool:
         return False
     with _lock:
         if not _undo:
-            for owner, name, replacement in sel.module.patch_targets():
+            from . import _autotune
+
+            for owner, name, replacement in sel.module.patch_targets() + _autotune.patch_targets():
                 _undo.append((owner, name, owner.__dict__.get(name, _MISSING)))
                 setattr(owner, name, replacement)
     return True

@@ -1,0 +1,193 @@
+"""The autotuner memo (tritoncompat._autotune): on a tuning-cache hit, launch() and patched
+launches of an @triton.autotune kernel skip Autotuner.run and launch the config Triton's tuning
+cache holds for the call's tuning key; everything else goes through Triton's own Autotuner.run.
+CPU, fake driver (its benchmark ties every config: Triton keeps the first)."""
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+import tritoncompat
+from tritoncompat import _autotune, _launch, _version
+
+import corpus
+
+pytestmark = [pytest.mark.triton]
+
+V = corpus.V
+FAST = _version.detect().backend in _version.BACKENDS
+needs_backend = pytest.mark.skipif(not FAST, reason="no backend for this triton release")
+CONFIGS = [triton.Config({"BLOCK": 64}, num_warps=2), triton.Config({"BLOCK": 128}, num_warps=4)]
+
+
+def make_tuned(configs=None, key=("n",), heuristics=False):
+    def body(x_ptr, out_ptr, n, scale, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * scale, mask=m)
+
+    kernel = triton.jit(body)
+    if heuristics:
+        def even_body(x_ptr, out_ptr, n, scale, BLOCK: tl.constexpr, EVEN: tl.constexpr):
+            offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+            m = offs < n
+            tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * scale + EVEN, mask=m)
+
+        kernel = triton.heuristics({"EVEN": lambda a: a["n"] % a["BLOCK"] == 0})(triton.jit(even_body))
+    return triton.autotune(configs=configs or CONFIGS, key=list(key))(kernel)
+
+
+def grid(meta):
+    return (triton.cdiv(1000, meta["BLOCK"]),)
+
+
+def tensors(dtype=torch.float32):
+    return torch.randn(1024).to(dtype), torch.empty(1024, dtype=dtype)
+
+
+def count_triton_runs(monkeypatch, tuner):
+    """Calls of Triton's own Autotuner.run for this tuner (the memo's slow path)."""
+    memo = _autotune.memo_for(tuner, _autotune.original_run(type(tuner)))
+    assert memo is not None
+    calls = []
+    original = memo.original_run
+
+    def counting(self, *args, **kwargs):
+        calls.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(memo, "original_run", counting)
+    return calls
+
+
+def slot(name):
+    return _launch.backend().module.LAUNCHER_LAYOUT[name]
+
+
+def launched(fake):
+    call = fake.calls[-1]
+    return call[slot("function_slot")], call[slot("args_slot"):]
+
+
+def via_call(via, kernel, *args, **kwargs):
+    if via == "launch":
+        return tritoncompat.launch(kernel, grid, *args, **kwargs)
+    with tritoncompat.patched():
+        return kernel[grid](*args, **kwargs)
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+@pytest.mark.parametrize("heuristics", [False, True])
+def test_memo_hit_launches_what_triton_launches(fake_cuda, monkeypatch, via, heuristics):
+    tuner = make_tuned(heuristics=heuristics)
+    x, out = tensors()
+    tuner[grid](x, out, 1000, 2.0)  # tuned by Triton
+    native = launched(fake_cuda)
+    runs = count_triton_runs(monkeypatch, tuner)
+    via_call(via, tuner, x, out, 1000, 2.0)  # memo miss: Triton's own run, stored
+    assert len(runs) == 1 and launched(fake_cuda) == native
+    for i in range(3):
+        hits = tritoncompat.cache_info().hits
+        via_call(via, tuner, x, out, 1000, 2.0)
+        assert len(runs) == 1, "a memo hit must not run Autotuner.run"
+        assert launched(fake_cuda) == native
+        if i:  # the final launch is a fast hit (outside patch() the first one compiled natively)
+            assert tritoncompat.cache_info().hits == hits + 1
+        assert tuner.best_config is tuner.cache[next(iter(tuner.cache))] and tuner.nargs is None
+    assert not tritoncompat.cache_info().fallbacks
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_new_tuning_key_and_changed_tuning_cache_go_through_triton(fake_cuda, monkeypatch, via):
+    tuner = make_tuned()
+    x, out = tensors()
+    runs = count_triton_runs(monkeypatch, tuner)
+    via_call(via, tuner, x, out, 1000, 2.0)
+    via_call(via, tuner, x, out, 1000, 3.0)  # scale is not in the key: a memo hit
+    assert len(runs) == 1
+    via_call(via, tuner, x, out, 999, 2.0)  # n is: Triton tunes it
+    assert len(runs) == 2 and len(tuner.cache) == 2
+    # The user (or a re-tune) maps the first key to the other config: the memo sees it.
+    first_key = next(iter(tuner.cache))
+    tuner.cache[first_key] = CONFIGS[1]
+    via_call(via, tuner, x, out, 1000, 2.0)
+    assert len(runs) == 3 and tuner.best_config is CONFIGS[1]
+    tuner[grid](x, out, 1000, 2.0)
+    native = launched(fake_cuda)
+    via_call(via, tuner, x, out, 1000, 2.0)
+    assert len(runs) == 3 and launched(fake_cuda) == native  # BLOCK=128 / 4 warps now
+    tuner.cache.clear()
+    via_call(via, tuner, x, out, 1000, 2.0)  # re-tuned by Triton
+    assert len(runs) == 4 and len(tuner.cache) == 1
+
+
+@needs_backend
+@pytest.mark.skipif(V < (2, 2), reason="2.1 keys tuning on the key values only")
+def test_dtype_is_part_of_the_tuning_key(fake_cuda, monkeypatch):
+    tuner = make_tuned()
+    runs = count_triton_runs(monkeypatch, tuner)
+    for dtype in (torch.float32, torch.float16, torch.float32, torch.float16):
+        x, out = tensors(dtype)
+        tritoncompat.launch(tuner, grid, x, out, 1000, 2.0)
+        tuner[grid](x, out, 1000, 2.0)
+        native = launched(fake_cuda)
+        tritoncompat.launch(tuner, grid, x, out, 1000, 2.0)
+        assert launched(fake_cuda) == native
+    assert len(runs) == 2 and len(tuner.cache) == 2
+
+
+@needs_backend
+def test_config_pre_hook_always_goes_through_triton(fake_cuda, monkeypatch):
+    seen = []
+    configs = [triton.Config({"BLOCK": 64}, num_warps=2, pre_hook=lambda nargs: seen.append(nargs["n"])),
+               triton.Config({"BLOCK": 128}, num_warps=4, pre_hook=lambda nargs: seen.append(nargs["n"]))]
+    tuner = make_tuned(configs)
+    x, out = tensors()
+    tuner[grid](x, out, 1000, 2.0)
+    runs = count_triton_runs(monkeypatch, tuner)
+    seen.clear()
+    for _ in range(3):
+        tritoncompat.launch(tuner, grid, x, out, 1000, 2.0)
+    assert len(runs) == 3 and seen == [1000, 1000, 1000]
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_keyword_arguments_and_layouts(fake_cuda, monkeypatch, via):
+    tuner = make_tuned()
+    x, out = tensors()
+    runs = count_triton_runs(monkeypatch, tuner)
+    calls = [((x, out, 1000, 2.0), {}), ((x, out), dict(n=1000, scale=2.0)), ((x,), dict(scale=2.0, n=1000, out_ptr=out))]
+    for args, kwargs in calls * 2:
+        tuner[grid](*args, **kwargs)
+        native = launched(fake_cuda)
+        via_call(via, tuner, *args, **kwargs)
+        assert launched(fake_cuda) == native
+    assert len(runs) == 3  # one miss per layout
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_conflicting_keyword_raises_what_triton_raises(fake_cuda, via):
+    tuner = make_tuned()
+    x, out = tensors()
+    tuner[grid](x, out, 1000, 2.0)
+    with pytest.raises(Exception) as native:
+        tuner[grid](x, out, 1000, 2.0, BLOCK=32)  # BLOCK comes from the config
+    with pytest.raises(type(native.value)):
+        via_call(via, tuner, x, out, 1000, 2.0, BLOCK=32)
+    via_call(via, tuner, x, out, 1000, 2.0)  # still usable
+
+
+@needs_backend
+def test_unsupported_argument_types_go_through_triton(fake_cuda, monkeypatch):
+    tuner = make_tuned()
+    x, out = tensors()
+    runs = count_triton_runs(monkeypatch, tuner)
+    weight = torch.nn.Parameter(torch.randn(1024), requires_grad=False)  # a Tensor subclass
+    for _ in range(2):
+        tritoncompat.launch(tuner, grid, weight, out, 1000, 2.0)
+    assert len(runs) == 2
