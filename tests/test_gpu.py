@@ -173,3 +173,66 @@ def test_bad_stream_on_gpu_launches_nothing():
         tritoncompat.launch(kernel, (32,), x, out, 4096, 3, 2.0, stream=torch.cuda.Event())
     torch.cuda.synchronize()
     assert torch.count_nonzero(out) == 0
+
+
+def test_torch_compile_with_patch():
+    """A torch.compile'd function calling a Triton kernel, with patch() on: Dynamo traces
+    Triton's own call (the patched methods go native while torch.compiler.is_compiling())."""
+    import torch
+    import triton
+
+    import corpus
+
+    kernel = corpus.build()["axpb"]
+
+    def f(x):
+        out = torch.empty_like(x)
+        kernel[(triton.cdiv(x.numel(), 128),)](x, out, x.numel(), 3, 2.5)
+        return out * 2
+
+    x = torch.randn(4096, device="cuda")
+    expected = f(x)
+    torch._dynamo.reset()
+    with tritoncompat.patched():
+        compiled = torch.compile(f)
+        for _ in range(3):
+            assert torch.allclose(compiled(x), expected)
+        assert torch.allclose(f(x), expected)  # eager, patched: the fast path
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("how", ["launch", "patched"])
+def test_autotuned_kernel_memo_and_cuda_graph(how):
+    """An autotuned kernel: memo hits equal native launches, and a CUDA graph captured after
+    tuning replays correctly."""
+    import torch
+
+    import corpus
+
+    _, kernel, grid, seed_args, seed_kwargs = corpus.wrapped_cases("cuda")[0]
+    x, out = seed_args[0], torch.zeros_like(seed_args[0])
+    kernel[grid](x, out, 1000)  # tuned natively
+    want = out.clone()
+
+    def call():
+        if how == "launch":
+            tritoncompat.launch(kernel, grid, x, out, 1000)
+        else:
+            with tritoncompat.patched():
+                kernel[grid](x, out, 1000)
+
+    for _ in range(3):
+        out.zero_()
+        call()
+        torch.cuda.synchronize()
+        assert torch.equal(out, want)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=stream):
+        call()
+    x.fill_(5.0)
+    out.zero_()
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(out[:1000], torch.full((1000,), 6.0, device="cuda"))

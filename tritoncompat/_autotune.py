@@ -260,8 +260,12 @@ def patch_targets() -> List[Tuple[Any, str, Any]]:
     if original is None or style_of(Autotuner) is None:
         return []
 
+    from .backends._common import is_compiling_function
+
+    compiling = is_compiling_function()
+
     def run(self, *args, **kwargs):
-        if kwargs.get("warmup") or "grid" not in kwargs:
+        if kwargs.get("warmup") or "grid" not in kwargs or compiling():
             return original(self, *args, **kwargs)
         memo = vars(self).get(MEMO_ATTR) or memo_for(self, original)
         if memo is None:

@@ -433,20 +433,37 @@ def _same_compile(a: Any, b: Any) -> bool:
     return bool(getattr(a, "asm", None)) and a.asm == getattr(b, "asm", None)
 
 
+def is_compiling_function() -> Callable[[], bool]:
+    """``torch.compiler.is_compiling`` (torch 2.3+; ``torch._dynamo.is_compiling`` before), or a
+    function returning False without torch. Dynamo folds it to True while it traces."""
+    torch = sys.modules.get("torch")
+    compiler = getattr(torch, "compiler", None)
+    function = getattr(compiler, "is_compiling", None)
+    if function is None and torch is not None:
+        function = getattr(getattr(torch, "_dynamo", None), "is_compiling", None)
+    return function if function is not None else (lambda: False)
+
+
 def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any, str, Any]]:
     """``JITFunction.run`` and ``JITFunction.__getitem__`` replacements for ``patch()`` (3.x:
     ``run(self, *args, grid, warmup, **kwargs)``; ``__getitem__`` returns a callable taking the
     launch's arguments)."""
     from .._launch import ATTR, fast_launch, resolve
 
+    compiling = is_compiling_function()
+    native_getitem = next(vars(k)["__getitem__"] for k in jit_function.__mro__ if "__getitem__" in vars(k))
+
     def patched_run(self, *args, grid, warmup, **kwargs):
-        if warmup:
-            _cache.count_fallback("warmup")
+        if warmup or compiling():
+            if warmup:
+                _cache.count_fallback("warmup")
             return run(self, *args, grid=grid, warmup=warmup, **kwargs)
         # Autotuner/Heuristics (and direct run calls) land here; kernel[grid] skips this frame.
         return fast_launch(self, grid, *args, **kwargs)
 
     def __getitem__(self, grid):
+        if compiling():  # torch.compile tracing: Dynamo must see Triton's own call
+            return native_getitem(self, grid)
         # kernel[grid](...) straight into the fast launcher: no run frame, no kwargs dict.
         try:
             return partial(vars(self)[ATTR], grid)
