@@ -175,19 +175,32 @@ def test_bad_stream_on_gpu_launches_nothing():
     assert torch.count_nonzero(out) == 0
 
 
+def _scale_kernel():
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def scale(x_ptr, out_ptr, n, alpha, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * alpha, mask=m)
+
+    return scale
+
+
 def test_torch_compile_with_patch():
     """A torch.compile'd function calling a Triton kernel, with patch() on: Dynamo traces
     Triton's own call (the patched methods go native while torch.compiler.is_compiling())."""
     import torch
     import triton
 
-    import corpus
-
-    kernel = corpus.build()["axpb"]
+    if int(triton.__version__.split(".")[0]) < 3:
+        pytest.skip(f"torch {torch.__version__}'s Inductor needs Triton 3 (found {triton.__version__})")
+    kernel = _scale_kernel()
 
     def f(x):
         out = torch.empty_like(x)
-        kernel[(triton.cdiv(x.numel(), 128),)](x, out, x.numel(), 3, 2.5)
+        kernel[(triton.cdiv(x.numel(), 128),)](x, out, x.numel(), 2.5, BLOCK=128)
         return out * 2
 
     x = torch.randn(4096, device="cuda")
@@ -197,7 +210,9 @@ def test_torch_compile_with_patch():
         compiled = torch.compile(f)
         for _ in range(3):
             assert torch.allclose(compiled(x), expected)
+        hits = tritoncompat.cache_info().hits
         assert torch.allclose(f(x), expected)  # eager, patched: the fast path
+        assert tritoncompat.cache_info().hits >= hits + 1 or tritoncompat.cache_info().misses
     torch._dynamo.reset()
 
 
