@@ -191,3 +191,42 @@ def test_unsupported_argument_types_go_through_triton(fake_cuda, monkeypatch):
     for _ in range(2):
         tritoncompat.launch(tuner, grid, weight, out, 1000, 2.0)
     assert len(runs) == 2
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_config_with_an_unknown_option_raises_what_triton_raises(fake_cuda, via):
+    configs = [triton.Config({"BLOCK": 64, "BOGUS": 1}, num_warps=2), triton.Config({"BLOCK": 128, "BOGUS": 1}, num_warps=4)]
+    x, out = tensors()
+    native_tuner = make_tuned(configs)
+    with pytest.raises(Exception) as native:
+        native_tuner[grid](x, out, 1000, 2.0)
+    tuner = make_tuned(configs)
+    for _ in range(2):  # nothing memoised: the same error every time
+        with pytest.raises(type(native.value)):
+            via_call(via, tuner, x, out, 1000, 2.0)
+    assert tritoncompat.cache_info().entries == 0
+
+
+@needs_backend
+def test_grid_callable_that_raises_propagates_and_the_kernel_stays_usable(fake_cuda):
+    tuner = make_tuned()
+    x, out = tensors()
+    tritoncompat.launch(tuner, grid, x, out, 1000, 2.0)
+    tritoncompat.launch(tuner, grid, x, out, 1000, 2.0)
+
+    def bad_grid(meta):
+        raise ZeroDivisionError("grid")
+
+    with pytest.raises(ZeroDivisionError, match="grid"):
+        tuner[bad_grid](x, out, 1000, 2.0)
+    native_nargs = None if tuner.nargs is None else sorted(tuner.nargs)  # Triton leaves it set
+    for _ in range(2):
+        tuner.nargs = None
+        with pytest.raises(ZeroDivisionError, match="grid"):
+            tritoncompat.launch(tuner, bad_grid, x, out, 1000, 2.0)
+        assert (None if tuner.nargs is None else sorted(tuner.nargs)) == native_nargs
+    tuner[grid](x, out, 1000, 2.0)
+    native = launched(fake_cuda)
+    tritoncompat.launch(tuner, grid, x, out, 1000, 2.0)
+    assert launched(fake_cuda) == native

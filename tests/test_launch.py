@@ -73,15 +73,12 @@ def test_autotune_and_heuristics_take_the_fast_path_when_patched(fake_cuda, case
         kernel[grid](*args, **kwargs)
         assert tritoncompat.cache_info().hits == hits + 1
     assert_same_launch(fake_cuda.calls[-1], native)
-    # Outside patch(), launch() takes an autotuned kernel through the autotuner memo (its final
-    # launch fast), a heuristics kernel through Triton's own path, counted.
+    # Outside patch(), launch() takes them through the autotuner memo / the heuristics (computed
+    # per launch, as Heuristics.run does), their final launch fast.
     hits = tritoncompat.cache_info().hits
     tritoncompat.launch(kernel, grid, *args, **kwargs)
     assert_same_launch(fake_cuda.calls[-1], native)
-    if name == "autotune":
-        assert tritoncompat.cache_info().hits == hits + 1 and not tritoncompat.cache_info().fallbacks
-    else:
-        assert sum(tritoncompat.cache_info().fallbacks.values()) == 1
+    assert tritoncompat.cache_info().hits == hits + 1 and not tritoncompat.cache_info().fallbacks
 
 
 # Over random argument sets, every launch reaches the compiled kernel the native path reaches.

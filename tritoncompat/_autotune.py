@@ -36,7 +36,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from . import _codegen, _launch
 
-__all__ = ["memo_for", "launcher", "original_run", "patch_targets", "MEMO_ATTR"]
+__all__ = ["memo_for", "launcher", "heuristics_launcher", "original_run", "patch_targets", "MEMO_ATTR"]
 
 MEMO_ATTR = "_tritoncompat_memo"
 _LAUNCH_KEYWORDS = ("grid", "warmup")  # what kernel[grid] adds to Autotuner.run's kwargs
@@ -248,6 +248,31 @@ def launcher(tuner: Any) -> Optional[Any]:
         return memo.run(args, {"grid": grid, "warmup": False, **kwargs} if warmup else {"grid": grid, **kwargs})
 
     return launch_tuned
+
+
+def heuristics_launcher(heuristics: Any) -> Optional[Any]:
+    """``launch(heuristics_kernel, grid, ...)``: ``Heuristics.run`` (the same on every release:
+    each value computed from the arguments and the keywords so far), then the kernel's fast
+    launch. None when the kernel under it is not a plain JITFunction."""
+    sel = _launch.backend()
+    kernel = getattr(heuristics, "fn", None)
+    if sel.module is None or not hasattr(heuristics, "values") or not sel.module.is_kernel(kernel):
+        return None
+    from triton.runtime.jit import KernelInterface
+
+    warmup = "warmup=False" in inspect.getsource(KernelInterface.__getitem__)  # 2.3+
+
+    def launch_heuristics(grid, *args, **kwargs):
+        if "grid" in kwargs or "warmup" in kwargs:  # Triton's own error (or warmup)
+            return heuristics[grid](*args, **kwargs)
+        options = {"grid": grid, "warmup": False, **kwargs} if warmup else {"grid": grid, **kwargs}
+        for name, heuristic in heuristics.values.items():
+            options[name] = heuristic({**dict(zip(heuristics.arg_names, args)), **options})
+        del options["grid"]
+        options.pop("warmup", None)
+        return _launch.fast_launch(kernel, grid, *args, **options)
+
+    return launch_heuristics
 
 
 def patch_targets() -> List[Tuple[Any, str, Any]]:

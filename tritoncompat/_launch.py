@@ -141,10 +141,10 @@ def resolve(kernel: Any) -> Callable[..., Any]:
             return _native(kernel, sel.reason or "no backend")
         return _native(kernel, _kind(kernel))
     if not module.is_kernel(kernel):
-        if type(kernel).__name__ == "Autotuner":
+        if type(kernel).__name__ in ("Autotuner", "Heuristics"):
             from . import _autotune
 
-            tuned = _autotune.launcher(kernel)
+            tuned = (_autotune.launcher if type(kernel).__name__ == "Autotuner" else _autotune.heuristics_launcher)(kernel)
             if tuned is not None:
                 with _selection_lock:
                     vars(kernel)[ATTR] = tuned

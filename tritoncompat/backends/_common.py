@@ -426,11 +426,13 @@ class JitState:
 
 def _same_compile(a: Any, b: Any) -> bool:
     """Two CompiledKernels of one compilation: the same compile hash (3.0+), else the same code
-    at every stage (2.x: IRs, PTX and cubin)."""
+    at every stage (2.x: the IRs, PTX and cubin in ``asm``)."""
     hash_a, hash_b = getattr(a, "hash", None), getattr(b, "hash", None)
     if hash_a is not None or hash_b is not None:
         return hash_a == hash_b
-    return bool(getattr(a, "asm", None)) and a.asm == getattr(b, "asm", None)
+    asm_a, asm_b = getattr(a, "asm", None) or {}, getattr(b, "asm", None) or {}
+    stages = ("ttir", "ttgir", "llir", "ptx", "cubin")  # not "ast" (an object) nor a lazy "sass"
+    return "cubin" in asm_a and all(asm_a.get(s) == asm_b.get(s) for s in stages)
 
 
 def is_compiling_function() -> Callable[[], bool]:
