@@ -61,3 +61,33 @@ def test_installed_hook_is_seen_on_the_next_launch(fake_cuda):
     assert dict(fast[md].get()) == dict(native[md].get())  # the metadata a profiler receives
     tritoncompat.launch(kernel, grid, *args, **kwargs)
     assert fake_cuda.calls[-1][md] is None  # removed: idle again
+
+
+@pytest.mark.skipif(_version.detect().backend not in ("v2_1", "v2_2", "v2_3"), reason="hooks of the 2.x backends")
+def test_2x_hooks_installed_and_removed_between_launches(fake_cuda):
+    """2.x: the launcher always takes CompiledKernel's class-attribute hooks (enter, exit); the
+    fast path reads them on every launch."""
+    from triton.compiler.compiler import CompiledKernel
+
+    name, kernel, grid, args, kwargs = corpus.cases()[0]
+    enter, leave = _launch.backend().module.LAUNCHER_LAYOUT["hook_slots"]
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    assert fake_cuda.calls[-1][enter] is None and fake_cuda.calls[-1][leave] is None
+
+    def hook(*_):
+        pass
+
+    undo = install_enter_hook(hook)
+    try:
+        kernel[grid](*args, **kwargs)
+        native = fake_cuda.calls[-1]
+        hits = tritoncompat.cache_info().hits
+        tritoncompat.launch(kernel, grid, *args, **kwargs)
+        assert tritoncompat.cache_info().hits == hits + 1
+        assert fake_cuda.calls[-1][enter] is hook is native[enter]
+        assert fake_cuda.calls[-1][leave] is native[leave] is CompiledKernel.launch_exit_hook
+    finally:
+        undo()
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    assert fake_cuda.calls[-1][enter] is None

@@ -238,3 +238,31 @@ def test_parse_helpers_without_triton_state():
     assert _placement.parse_stream(0) == (0, None, None)
     assert _placement.parse_stream(ProtocolStream(9))[0] == 9
     assert _placement.parse_stream(TorchLikeStream(9, 1))[:2] == (9, 1)
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_alternating_current_device_picks_each_devices_kernel(fake_cuda, via):
+    """torch.cuda.device(i)-style switching between two (fake) devices: per-device entries,
+    each launch on the current device's compiled kernel and stream."""
+    kernel = fresh_axpb()
+    args = axpb_args()
+    seen = {}
+    for i in range(6):
+        device = i % 2
+        fake_cuda.set_current_device(device)
+        kernel[(8,)](*args)
+        native = launched(fake_cuda)
+        if via == "launch":
+            tritoncompat.launch(kernel, (8,), *args)
+        else:
+            with tritoncompat.patched():
+                kernel[(8,)](*args)
+        assert launched(fake_cuda) == native
+        stream, function = native
+        assert stream == fake_cuda.get_current_stream(device)
+        seen.setdefault(device, set()).add(function)
+    fake_cuda.set_current_device(0)
+    assert len(seen[0]) == len(seen[1]) == 1 and seen[0] != seen[1]
+    info = tritoncompat.cache_info()
+    assert info.entries == 2 and info.hits == 4, info
