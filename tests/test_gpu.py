@@ -251,3 +251,70 @@ def test_autotuned_kernel_memo_and_cuda_graph(how):
     graph.replay()
     torch.cuda.synchronize()
     assert torch.equal(out[:1000], torch.full((1000,), 6.0, device="cuda"))
+
+
+def _needs_triton(major_minor):
+    import triton
+
+    found = tuple(int(p) for p in triton.__version__.split(".")[:2])
+    if found < major_minor:
+        pytest.skip(f"needs Triton {'.'.join(map(str, major_minor))}+ (found {triton.__version__})")
+
+
+def test_tensor_descriptor_arguments_go_native_counted():
+    """Host-side TensorDescriptor arguments (3.4+): through Triton's own path, counted, with the
+    native results."""
+    _needs_triton((3, 4))
+    import torch
+    import triton
+    import triton.language as tl
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    @triton.jit
+    def desc_scale(in_desc, out_desc, BLOCK: tl.constexpr):
+        offset = tl.program_id(0) * BLOCK
+        out_desc.store([offset], in_desc.load([offset]) * 2.0)
+
+    x = torch.randn(4096, device="cuda")
+    outs = [torch.zeros_like(x) for _ in range(3)]
+    descs = [(TensorDescriptor.from_tensor(x, [128]), TensorDescriptor.from_tensor(o, [128])) for o in outs]
+    desc_scale[(32,)](*descs[0], BLOCK=128)
+    tritoncompat.launch(desc_scale, (32,), *descs[1], BLOCK=128)
+    with tritoncompat.patched():
+        desc_scale[(32,)](*descs[2], BLOCK=128)
+    torch.cuda.synchronize()
+    assert torch.equal(outs[0], x * 2) and torch.equal(outs[1], outs[0]) and torch.equal(outs[2], outs[0])
+    assert sum(tritoncompat.cache_info().fallbacks.values()) == 2, tritoncompat.cache_info()
+
+
+def test_kernel_with_global_scratch_on_the_fast_path():
+    """A device-side tensor descriptor needs global scratch from triton.set_allocator (3.4+):
+    the compiled kernel's own launcher allocates it, on the fast path too."""
+    _needs_triton((3, 4))
+    import torch
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def device_desc(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        desc = tl.make_tensor_descriptor(x_ptr, shape=[n], strides=[1], block_shape=[BLOCK])
+        offset = tl.program_id(0) * BLOCK
+        tl.store(out_ptr + offset + tl.arange(0, BLOCK), desc.load([offset]) * 3.0)
+
+    from triton.runtime import _allocation
+
+    previous = _allocation._allocator.get()
+    triton.set_allocator(lambda size, align, stream: torch.empty(size, dtype=torch.int8, device="cuda"))
+    try:
+        x = torch.randn(4096, device="cuda")
+        want = torch.zeros_like(x)
+        device_desc[(32,)](x, want, 4096, BLOCK=128)
+        for _ in range(3):
+            out = torch.zeros_like(x)
+            hits = tritoncompat.cache_info().hits
+            tritoncompat.launch(device_desc, (32,), x, out, 4096, BLOCK=128)
+            torch.cuda.synchronize()
+            assert torch.equal(out, want)
+        assert tritoncompat.cache_info().hits == hits + 1  # the last ones were fast hits
+    finally:
+        triton.set_allocator(previous)
