@@ -7,6 +7,8 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tritoncompat
 from tritoncompat import _autotune, _launch, _version
@@ -230,3 +232,28 @@ def test_grid_callable_that_raises_propagates_and_the_kernel_stays_usable(fake_c
     native = launched(fake_cuda)
     tritoncompat.launch(tuner, grid, x, out, 1000, 2.0)
     assert launched(fake_cuda) == native
+
+
+# Over random call sets, a memoised launch reaches the compiled kernel Triton's own autotuned
+# launch reaches, and the memo never serves a config Triton's tuning cache does not hold.
+@needs_backend
+@given(calls=st.lists(st.tuples(st.sampled_from([1000, 999, 1024, 1, 16]), st.sampled_from([2.0, 3, True]),
+                                st.sampled_from([torch.float32, torch.float16]), st.sampled_from(["pos", "kw"])),
+                      min_size=1, max_size=8),
+       retune=st.booleans())
+def test_property_memo_launches_what_triton_launches(fake_cuda, calls, retune):
+    tuner = make_tuned()
+    for n, scale, dtype, form in calls:
+        x, out = tensors(dtype)
+        args, kwargs = ((x, out, n, scale), {}) if form == "pos" else ((x, out), {"scale": scale, "n": n})
+        tuner[grid](*args, **kwargs)
+        native = launched(fake_cuda)
+        if retune and tuner.cache:  # the tuning cache changes under the memo
+            key = next(iter(tuner.cache))
+            tuner.cache[key] = CONFIGS[1] if tuner.cache[key] is CONFIGS[0] else CONFIGS[0]
+            tuner[grid](*args, **kwargs)
+            native = launched(fake_cuda)
+        for _ in range(2):
+            tritoncompat.launch(tuner, grid, *args, **kwargs)
+            assert launched(fake_cuda) == native
+            assert tuner.best_config in tuner.cache.values()

@@ -174,3 +174,35 @@ def test_threads_with_tritons_cache_cleared_concurrently(fake_cuda):
         native = fake_cuda.calls[-1][function_slot()]
         tritoncompat.launch(kernel, (4,), *args, **kwargs)
         assert fake_cuda.calls[-1][function_slot()] == native
+
+
+@needs_backend
+def test_threads_autotuned_kernel(fake_cuda):
+    """8 threads, each its own tuning key, through the autotuner memo (its misses and hits race):
+    every launch reaches the kernel Triton's own autotuned launch reaches. The keys are tuned
+    before the threads start: Triton's Autotuner keeps per-call state (``self.nargs``) on the
+    tuner, so tuning from several threads at once is unsafe natively."""
+    tuned = triton.autotune(configs=[triton.Config({"BLOCK": 64}, num_warps=2), triton.Config({"BLOCK": 128}, num_warps=4)],
+                            key=["n"])(make_kernel())
+    sizes = [256 - 8 * i for i in range(THREADS)]
+    tensors = [(torch.zeros(256), torch.zeros(256)) for _ in range(THREADS)]
+    native = []
+    for (x, out), n in zip(tensors, sizes):
+        tuned[(4,)](x, out, n, 3)
+        native.append(fake_cuda.calls[-1][function_slot()])
+    fake_cuda.calls.clear()
+
+    def work(i):
+        x, out = tensors[i]
+        for _ in range(ROUNDS):
+            tritoncompat.launch(tuned, (4,), x, out, sizes[i], 3)
+
+    run_threads(work)
+    assert len(tuned.cache) == THREADS and tuned.nargs is None
+    by_thread = {}
+    for call in fake_cuda.calls:
+        out = call[args_slot() + 1]
+        i = next(i for i, (_, o) in enumerate(tensors) if o is out)
+        by_thread.setdefault(i, []).append(call[function_slot()])
+    for i in range(THREADS):
+        assert by_thread[i] == [native[i]] * ROUNDS, i

@@ -123,7 +123,7 @@ class Memo:
         if (tuner.cache.get(tkey) if tkey is not None else tuner.configs[0]) is not config or config.pre_hook is not None:
             return self._miss(mkey, plan, args, kwargs)
         self.hits += 1
-        tuner.nargs = dict(zip(tuner.arg_names, args))
+        tuner.nargs = nargs = dict(zip(tuner.arg_names, args))
         tuner.best_config = config
         if self.direct:
             if self.heuristics:  # Heuristics.run (the same on every release), then the kernel's fast launch
@@ -139,7 +139,8 @@ class Memo:
             ret = (fast or partial(_launch.fast_launch, self.kernel))(kwargs["grid"], *args, **options)
         else:
             ret = tuner.fn.run(*args, **prefix, **kwargs, **suffix)
-        tuner.nargs = None
+        if tuner.nargs is nargs:  # not another thread's (Triton keeps this per-call state on the tuner)
+            tuner.nargs = None
         return ret
 
     # ---------------------------------------------------------------- slow paths
