@@ -257,3 +257,37 @@ def test_property_memo_launches_what_triton_launches(fake_cuda, calls, retune):
             tritoncompat.launch(tuner, grid, *args, **kwargs)
             assert launched(fake_cuda) == native
             assert tuner.best_config in tuner.cache.values()
+
+
+@needs_backend
+def test_miss_only_features_behave_as_natively(fake_cuda, monkeypatch, capsys):
+    """reset_to_zero, prune_configs_by and TRITON_PRINT_AUTOTUNING act when Triton tunes (a
+    tuning-cache miss) and never on a hit: the same sequence of launches does the same through
+    the memo as natively."""
+    monkeypatch.setenv("TRITON_PRINT_AUTOTUNING", "1")
+
+    def make(pruned):
+        def prune(configs, named_args, **kwargs):
+            pruned.append(named_args["n"])
+            return configs
+
+        prune_by = {"early_config_prune": prune, "perf_model": None, "top_k": None}  # 2.1 reads all three
+        return triton.autotune(configs=CONFIGS, key=["n"], reset_to_zero=["out_ptr"], prune_configs_by=prune_by)(
+            make_tuned().fn)
+
+    def sequence(launch):
+        pruned = []
+        tuner = make(pruned)
+        x = torch.randn(1024)
+        states = []
+        for n in (1000, 1000, 999, 1000, 999):
+            out = torch.full((1024,), 7.0)
+            launch(tuner, x, out, n)
+            states.append(float(out.sum()))  # 0 where the reset zeroed it (the fake launch writes nothing)
+        printed = capsys.readouterr().out.count("Triton autotuning for function")
+        return states, pruned, printed
+
+    native = sequence(lambda tuner, *args: tuner[grid](*args, 2.0))
+    ours = sequence(lambda tuner, *args: tritoncompat.launch(tuner, grid, *args, 2.0))
+    assert ours == native
+    assert native[1] == [1000, 999]  # tuned twice
