@@ -55,3 +55,28 @@ def test_patched_kernel_keeps_its_identity(fake_cuda):
     with tritoncompat.patched():
         assert callable(kernel[(1,)])
         assert type(kernel) is triton.runtime.jit.JITFunction
+
+
+def test_patched_calls_are_tritons_own_while_torch_compiles(fake_cuda, monkeypatch):
+    """While torch.compiler.is_compiling() (Dynamo tracing), patched kernel[grid] / run /
+    Autotuner.run call Triton's own, so Dynamo sees the normal call."""
+    import torch
+
+    import corpus
+
+    if not hasattr(torch, "compiler") or not hasattr(torch.compiler, "is_compiling"):
+        pytest.skip("torch has no torch.compiler.is_compiling")
+    name, kernel, grid, args, kwargs = corpus.case("axpb options")
+    tuned_case = corpus.wrapped_cases()[0]
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    with tritoncompat.patched():
+        for _ in range(2):
+            kernel[grid](*args, **kwargs)
+            tuned_case[1][tuned_case[2]](*tuned_case[3], **tuned_case[4])
+    info = tritoncompat.cache_info()
+    assert info.hits == 0 and info.misses == 0, info
+    monkeypatch.undo()
+    with tritoncompat.patched():
+        kernel[grid](*args, **kwargs)
+        kernel[grid](*args, **kwargs)
+    assert tritoncompat.cache_info().hits == 1

@@ -439,9 +439,15 @@ def is_compiling_function() -> Callable[[], bool]:
     """``torch.compiler.is_compiling`` (torch 2.3+; ``torch._dynamo.is_compiling`` before), or a
     function returning False without torch. Dynamo folds it to True while it traces."""
     torch = sys.modules.get("torch")
-    compiler = getattr(torch, "compiler", None)
-    function = getattr(compiler, "is_compiling", None)
-    if function is None and torch is not None:
+    if torch is None:  # not imported yet (patch() before torch): look it up on each call
+        def compiling() -> bool:
+            torch = sys.modules.get("torch")
+            function = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+            return function is not None and function()
+
+        return compiling
+    function = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    if function is None:
         function = getattr(getattr(torch, "_dynamo", None), "is_compiling", None)
     return function if function is not None else (lambda: False)
 
