@@ -91,3 +91,34 @@ def test_2x_hooks_installed_and_removed_between_launches(fake_cuda):
         undo()
     tritoncompat.launch(kernel, grid, *args, **kwargs)
     assert fake_cuda.calls[-1][enter] is None
+
+
+@needs_3x
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_a_hook_that_raises(fake_cuda, via):
+    """An enter hook that raises: the same exception as natively, nothing launched, and the
+    kernel still fast once the hook is gone."""
+    name, kernel, grid, args, kwargs = corpus.cases()[0]
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+
+    def hook(metadata):
+        raise LookupError("hook")
+
+    undo = install_enter_hook(hook)
+    try:
+        with pytest.raises(LookupError, match="hook"):
+            kernel[grid](*args, **kwargs)
+        calls = len(fake_cuda.calls)
+        for _ in range(2):
+            with pytest.raises(LookupError, match="hook"):
+                if via == "launch":
+                    tritoncompat.launch(kernel, grid, *args, **kwargs)
+                else:
+                    with tritoncompat.patched():
+                        kernel[grid](*args, **kwargs)
+        assert len(fake_cuda.calls) == calls
+    finally:
+        undo()
+    hits = tritoncompat.cache_info().hits
+    tritoncompat.launch(kernel, grid, *args, **kwargs)
+    assert tritoncompat.cache_info().hits == hits + 1 and not tritoncompat.cache_info().fallbacks

@@ -114,13 +114,20 @@ class _Utils:
 
 
 class _Launcher:
-    """3.x ``launcher_cls``: one per compiled kernel, becomes ``CompiledKernel.run``."""
+    """3.x ``launcher_cls``: one per compiled kernel, becomes ``CompiledKernel.run``. Like the
+    real launchers, it calls the enter hook with the launch metadata before the launch and the
+    exit hook after it, when they are not None (args 6, 7, 8)."""
 
     def __init__(self, src, metadata):
         pass
 
     def __call__(self, *args):
+        metadata, enter, leave = args[6:9] if len(args) >= 9 else (None, None, None)
+        if enter is not None:
+            enter(metadata)
         _record_launch(*args)
+        if leave is not None:
+            leave(metadata)
 
 
 def _fake_bench(kernel_call, quantiles=None, **kwargs):
