@@ -291,3 +291,37 @@ def test_miss_only_features_behave_as_natively(fake_cuda, monkeypatch, capsys):
     ours = sequence(lambda tuner, *args: tritoncompat.launch(tuner, grid, *args, 2.0))
     assert ours == native
     assert native[1] == [1000, 999]  # tuned twice
+
+
+@needs_backend
+@pytest.mark.skipif(V < (3, 4), reason="Autotuner cache_results (disk cache) is 3.4+")
+def test_cache_results_disk_cache_through_the_memo(fake_cuda, monkeypatch, tmp_path):
+    """3.4+ cache_results: a second autotuner of the same kernel finds the tuning on disk (no
+    benchmark) on its first launch through the memo, then hits the memo."""
+    from tritoncompat import _fake
+
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    benches = []
+    real_bench = _fake._fake_bench
+
+    def counting_bench(kernel_call, quantiles=None, **kwargs):
+        benches.append(1)
+        return real_bench(kernel_call, quantiles=quantiles, **kwargs)
+
+    monkeypatch.setattr(_fake, "_fake_bench", counting_bench)
+    kernel = make_tuned().fn
+    x, out = tensors()
+    first = triton.autotune(configs=CONFIGS, key=["n"], cache_results=True)(kernel)
+    tritoncompat.launch(first, grid, x, out, 1000, 2.0)
+    tuned_benches = len(benches)
+    assert tuned_benches == len(CONFIGS)  # the first autotuner benchmarked every config
+    second = triton.autotune(configs=CONFIGS, key=["n"], cache_results=True)(kernel)
+    runs = count_triton_runs(monkeypatch, second)
+    for _ in range(3):
+        tritoncompat.launch(second, grid, x, out, 1000, 2.0)
+    assert len(benches) == tuned_benches, "the second autotuner must read the disk cache"
+    assert len(runs) == 1 and second.best_config == first.best_config
+    first[grid](x, out, 1000, 2.0)
+    native = launched(fake_cuda)
+    tritoncompat.launch(second, grid, x, out, 1000, 2.0)
+    assert launched(fake_cuda) == native
