@@ -318,3 +318,64 @@ def test_kernel_with_global_scratch_on_the_fast_path():
         assert tritoncompat.cache_info().hits == hits + 1  # the last ones were fast hits
     finally:
         triton.set_allocator(previous)
+
+
+def _proton_profile(tmp_path, name, launch):
+    """Run ``launch`` 5 times under Triton's profiler (proton, launch hook) and return its tree
+    of kernel names -> metrics, without timings."""
+    import json
+
+    import torch
+    import triton.profiler as proton
+
+    path = str(tmp_path / name)
+    proton.start(path, hook="triton")
+    for _ in range(5):
+        launch()
+    torch.cuda.synchronize()
+    proton.finalize()
+    with open(path + ".hatchet") as f:
+        tree = json.load(f)
+
+    def walk(node, out):
+        metrics = {k: v for k, v in node.get("metrics", {}).items() if "time" not in k}
+        out[node["frame"]["name"]] = metrics
+        for child in node.get("children", []):
+            walk(child, out)
+        return out
+
+    return walk(tree[0], {})
+
+
+def test_proton_records_the_same_with_the_fast_path(tmp_path):
+    """With Triton's profiler active (its launch hook installed), the fast path builds the launch
+    metadata and passes the hooks as Triton does: proton records the same kernels and metrics."""
+    _needs_triton((3, 5))
+    import torch
+    import triton
+    import triton.language as tl
+
+    try:
+        import triton.profiler  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"no triton.profiler: {exc}")
+
+    def metadata(grid, kernel, args):
+        return {"name": f"scale_n{args['n']}", "flops": 2 * args["n"], "bytes": 8 * args["n"]}
+
+    @triton.jit(launch_metadata=metadata)
+    def scale(x_ptr, out_ptr, n, alpha, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * alpha, mask=m)
+
+    x = torch.randn(4096, device="cuda")
+    out = torch.empty_like(x)
+    scale[(32,)](x, out, 4096, 2.0, BLOCK=128)
+    tritoncompat.launch(scale, (32,), x, out, 4096, 2.0, BLOCK=128)
+    native = _proton_profile(tmp_path, "native", lambda: scale[(32,)](x, out, 4096, 2.0, BLOCK=128))
+    hits = tritoncompat.cache_info().hits
+    fast = _proton_profile(tmp_path, "fast", lambda: tritoncompat.launch(scale, (32,), x, out, 4096, 2.0, BLOCK=128))
+    assert tritoncompat.cache_info().hits == hits + 5
+    assert native["scale_n4096"]["count"] == 5 and native["scale_n4096"]["flops"] == 5 * 2 * 4096, native
+    assert fast == native
