@@ -379,3 +379,72 @@ def test_proton_records_the_same_with_the_fast_path(tmp_path):
     assert tritoncompat.cache_info().hits == hits + 5
     assert native["scale_n4096"]["count"] == 5 and native["scale_n4096"]["flops"] == 5 * 2 * 4096, native
     assert fast == native
+
+
+def test_threads_on_the_gpu():
+    """8 threads, 8 specializations of one kernel at once (launch() and patched): every output
+    equals its native launch's; the counters add up."""
+    import threading
+
+    import torch
+    import triton
+
+    kernel = _scale_kernel()
+    n = 4096
+    dtypes = [torch.float32, torch.float16] * 4
+    alphas = [2.0, 3.0, 0.5, 1.5, 4.0, 2.5, 1.0, 0.25]
+    blocks = [64, 64, 128, 128, 256, 256, 512, 512]
+    xs = [torch.randn(n, device="cuda").to(d) for d in dtypes]
+    wants = []
+    for x, a, b in zip(xs, alphas, blocks):
+        want = torch.empty_like(x)
+        kernel[(triton.cdiv(n, b),)](x, want, n, a, BLOCK=b)
+        wants.append(want)
+    torch.cuda.synchronize()
+    errors, outs = [], [torch.empty_like(x) for x in xs]
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        try:
+            barrier.wait()
+            for r in range(20):
+                outs[i].zero_()
+                if r % 2:
+                    tritoncompat.launch(kernel, (triton.cdiv(n, blocks[i]),), xs[i], outs[i], n, alphas[i], BLOCK=blocks[i])
+                else:
+                    kernel[(triton.cdiv(n, blocks[i]),)](xs[i], outs[i], n, alphas[i], BLOCK=blocks[i])
+                torch.cuda.current_stream().synchronize()
+                assert torch.equal(outs[i], wants[i]), i
+        except BaseException as exc:
+            errors.append((i, exc))
+
+    with tritoncompat.patched():
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    info = tritoncompat.cache_info()
+    assert info.hits + info.misses == 8 * 20 and info.entries == 8, info
+
+
+def test_fast_path_holds_no_gpu_tensors():
+    """Tensors launched through the fast path are freed when the caller drops them."""
+    import gc
+    import weakref
+
+    import torch
+
+    kernel = _scale_kernel()
+    refs = []
+    for _ in range(3):
+        x = torch.randn(4096, device="cuda")
+        out = torch.empty_like(x)
+        tritoncompat.launch(kernel, (32,), x, out, 4096, 2.0, BLOCK=128)
+        refs += [weakref.ref(x), weakref.ref(out)]
+        del x, out
+    torch.cuda.synchronize()
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert tritoncompat.cache_info().hits == 2
