@@ -207,6 +207,31 @@ def _device_of(arg):
 
 
 _STUB = None
+# 2.x launcher: where the enter/exit hooks sit in its arguments (2.1: after the stream and the
+# function; 2.2-2.3: after four more metadata slots).
+_HOOK_SLOTS_2X = (7, 8) if V < (2, 2) else (11, 12)
+
+
+def _launch_2x(*args):
+    """The 2.x launcher (``c_wrapper`` / ``kernel.run``): records the launch and, like the real
+    one, calls the enter and exit hooks with the whole argument tuple when they are not None. A
+    raising enter hook stops 2.2-2.3 before the launch; 2.1 launches, then raises."""
+    if len(args) <= _HOOK_SLOTS_2X[1]:
+        return _record_launch(*args)
+    enter, leave = args[_HOOK_SLOTS_2X[0]], args[_HOOK_SLOTS_2X[1]]
+    error = None
+    if enter is not None:
+        try:
+            enter(*args)
+        except Exception as exc:
+            if V >= (2, 2):
+                raise
+            error = exc
+    _record_launch(*args)
+    if leave is not None:
+        leave(*args)
+    if error is not None:
+        raise error
 
 
 def _make_stub(*args, **kwargs):
@@ -218,7 +243,7 @@ def _make_stub(*args, **kwargs):
         atexit.register(shutil.rmtree, d, True)
         _STUB = os.path.join(d, "fake_launcher.py")
         with open(_STUB, "w") as f:
-            f.write(f"import sys\nlaunch = sys.modules[{__name__!r}]._record_launch\n")
+            f.write(f"import sys\nlaunch = sys.modules[{__name__!r}]._launch_2x\n")
     return _STUB
 
 
