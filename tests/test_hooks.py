@@ -1,6 +1,9 @@
 """Launch hooks: idle hooks pass None; an installed hook gets what Triton gives it."""
 
 import pytest
+import torch
+import triton
+import triton.language as tl
 
 import tritoncompat
 from tritoncompat import _launch, _version
@@ -126,3 +129,45 @@ def test_a_hook_that_raises(fake_cuda, via):
     hits = tritoncompat.cache_info().hits
     tritoncompat.launch(kernel, grid, *args, **kwargs)
     assert tritoncompat.cache_info().hits == hits + 1 and not tritoncompat.cache_info().fallbacks
+
+
+@pytest.mark.skipif(_version.detect().backend not in _version.BACKENDS, reason="no backend for this release")
+def test_compile_cache_hook_fires_on_misses_as_natively(fake_cuda, monkeypatch):
+    """Triton's JIT cache hook (``JITFunction.cache_hook``; 3.4+ ``knobs.runtime.jit_cache_hook``)
+    fires when Triton compiles: as often through the fast path as natively."""
+    fired = []
+
+    def hook(*args, **kwargs):
+        fired.append(1)
+        return False  # compile as usual
+
+    if V >= (3, 4):
+        from triton import knobs
+
+        monkeypatch.setattr(knobs.runtime, "jit_cache_hook", hook)
+    else:
+        from triton.runtime.jit import JITFunction
+
+        monkeypatch.setattr(JITFunction, "cache_hook", hook)
+
+    def make():
+        @triton.jit
+        def hooked(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+            offs = tl.arange(0, BLOCK)
+            tl.store(out_ptr + offs, tl.load(x_ptr + offs) + n)
+
+        return hooked
+
+    x, out = torch.randn(64), torch.empty(64)
+    sequence = [3, 3, 16, 3, 16, 16]  # two specializations (16 is divisible by 16)
+
+    def count(launch):
+        kernel = make()
+        fired.clear()
+        for n in sequence:
+            launch(kernel, n)
+        return len(fired)
+
+    native = count(lambda kernel, n: kernel[(1,)](x, out, n, BLOCK=64))
+    ours = count(lambda kernel, n: tritoncompat.launch(kernel, (1,), x, out, n, BLOCK=64))
+    assert native == ours >= 2

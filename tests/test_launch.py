@@ -359,3 +359,24 @@ def test_injected_debug_value_keyed_with_its_type(fake_cuda):
                 assert function_of(fake_cuda.calls[-1]) == native, value
     finally:
         kernel.debug = old
+
+
+@needs_backend
+@pytest.mark.skipif(V < (3, 4), reason="host-side TensorDescriptor arguments are 3.4+")
+def test_tensor_descriptor_arguments_go_native_counted(fake_cuda):
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    @triton.jit
+    def desc_scale(in_desc, out_desc, BLOCK: tl.constexpr):
+        offset = tl.program_id(0) * BLOCK
+        out_desc.store([offset], in_desc.load([offset]) * 2.0)
+
+    x, out = torch.randn(4096), torch.empty(4096)
+    descs = (TensorDescriptor.from_tensor(x, [128]), TensorDescriptor.from_tensor(out, [128]))
+    desc_scale[(32,)](*descs, BLOCK=128)
+    native = fake_cuda.calls[-1]
+    for _ in range(2):
+        tritoncompat.launch(desc_scale, (32,), *descs, BLOCK=128)
+        assert function_of(fake_cuda.calls[-1]) == function_of(native)
+    info = tritoncompat.cache_info()
+    assert info.hits == 0 and sum(info.fallbacks.values()) == 2, info
