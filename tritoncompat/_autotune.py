@@ -31,7 +31,7 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from . import _codegen, _launch
@@ -101,8 +101,6 @@ class Memo:
         self.max_entries = max_entries
         self.plans: Dict[Tuple, Optional[_Plan]] = {}
         self.lock = threading.RLock()
-        self.hits = 0  # memo hits (approximate under threads; the JIT-level counters are exact)
-        self.misses = 0
         torch = sys.modules.get("torch")
         self.tensor = torch.Tensor if torch is not None else type("NoTensor", (), {})
 
@@ -122,17 +120,11 @@ class Memo:
         tkey, config, prefix, suffix, options = entry
         if (tuner.cache.get(tkey) if tkey is not None else tuner.configs[0]) is not config or config.pre_hook is not None:
             return self._miss(mkey, plan, args, kwargs)
-        self.hits += 1
         tuner.nargs = nargs = dict(zip(tuner.arg_names, args))
         tuner.best_config = config
         if self.direct:
-            if self.heuristics:  # Heuristics.run (the same on every release), then the kernel's fast launch
-                options = {**prefix, **kwargs, **suffix}
-                for heuristics in self.heuristics:
-                    for name, heuristic in heuristics.values.items():
-                        options[name] = heuristic({**dict(zip(heuristics.arg_names, args)), **options})
-                del options["grid"]
-                options.pop("warmup", None)
+            if self.heuristics:  # Heuristics.run, then the kernel's fast launch
+                options = _with_heuristics(self.heuristics, args, {**prefix, **kwargs, **suffix})
             elif plan.params:  # keywords that name parameters, in the call's order
                 options = {**prefix, **{k: kwargs[k] for k in plan.params}, **suffix}
             fast = vars(self.kernel).get(_launch.ATTR)  # the layout bound before: straight in
@@ -170,7 +162,6 @@ class Memo:
     def _miss(self, mkey: Tuple, plan: _Plan, args: tuple, kwargs: dict) -> Any:
         tuner = self.tuner
         with self.lock:
-            self.misses += 1
             ret = self.original_run(tuner, *args, **kwargs)  # Triton's own: tunes on a tuning miss
             if len(tuner.configs) > 1:
                 tkey = self._tuning_key(args, kwargs)
@@ -233,47 +224,59 @@ def original_run(tuner_type: type) -> Any:
     return getattr(run, "__tritoncompat_original__", run)
 
 
-def launcher(tuner: Any) -> Optional[Any]:
-    """``launch(tuner, grid, ...)`` through the memo (None: no memo for it). The call reaches
-    ``Autotuner.run`` as ``tuner[grid](...)`` makes it: ``grid=`` first, ``warmup=False`` (2.3+)."""
+def _with_heuristics(chain: List[Any], args: tuple, options: Dict[str, Any]) -> Dict[str, Any]:
+    """``Heuristics.run`` of every wrapper in ``chain`` (the same on every release: each value
+    computed from the arguments and the keywords so far, ``grid`` included), then the keywords
+    the kernel's own ``run`` binds (no ``grid``, no ``warmup``)."""
+    for heuristics in chain:
+        for name, heuristic in heuristics.values.items():
+            options[name] = heuristic({**dict(zip(heuristics.arg_names, args)), **options})
+    del options["grid"]
+    options.pop("warmup", None)
+    return options
+
+
+@lru_cache(maxsize=None)
+def _getitem_passes_warmup() -> bool:
+    """2.3+: ``wrapper[grid](...)`` calls ``run(grid=grid, warmup=False, ...)``; 2.1-2.2 pass
+    ``grid`` alone."""
     from triton.runtime.jit import KernelInterface
 
-    memo = memo_for(tuner, original_run(type(tuner)))
-    if memo is None:
-        return None
-    warmup = "warmup=False" in inspect.getsource(KernelInterface.__getitem__)  # 2.3+ (read once per tuner)
+    return "warmup=False" in inspect.getsource(KernelInterface.__getitem__)
 
-    def launch_tuned(grid, *args, **kwargs):
+
+def _as_getitem_call(wrapper: Any, body: Any) -> Any:
+    """``launch(wrapper, grid, ...)``, calling ``body(args, kwargs)`` with the keywords
+    ``wrapper[grid](...)`` hands its ``run``: ``grid=`` first, ``warmup=False`` (2.3+)."""
+    warmup = _getitem_passes_warmup()
+
+    def launch_wrapper(grid, *args, **kwargs):
         if "grid" in kwargs or "warmup" in kwargs:  # Triton's own error (or warmup)
-            return tuner[grid](*args, **kwargs)
-        return memo.run(args, {"grid": grid, "warmup": False, **kwargs} if warmup else {"grid": grid, **kwargs})
+            return wrapper[grid](*args, **kwargs)
+        return body(args, {"grid": grid, "warmup": False, **kwargs} if warmup else {"grid": grid, **kwargs})
 
-    return launch_tuned
+    return launch_wrapper
+
+
+def launcher(tuner: Any) -> Optional[Any]:
+    """``launch(tuner, grid, ...)`` through the memo (None: no memo for it)."""
+    memo = memo_for(tuner, original_run(type(tuner)))
+    return None if memo is None else _as_getitem_call(tuner, memo.run)
 
 
 def heuristics_launcher(heuristics: Any) -> Optional[Any]:
-    """``launch(heuristics_kernel, grid, ...)``: ``Heuristics.run`` (the same on every release:
-    each value computed from the arguments and the keywords so far), then the kernel's fast
+    """``launch(heuristics_kernel, grid, ...)``: ``Heuristics.run``, then the kernel's fast
     launch. None when the kernel under it is not a plain JITFunction."""
     sel = _launch.backend()
     kernel = getattr(heuristics, "fn", None)
     if sel.module is None or not hasattr(heuristics, "values") or not sel.module.is_kernel(kernel):
         return None
-    from triton.runtime.jit import KernelInterface
 
-    warmup = "warmup=False" in inspect.getsource(KernelInterface.__getitem__)  # 2.3+
+    def launch_heuristics(args, kwargs):
+        grid = kwargs["grid"]
+        return _launch.fast_launch(kernel, grid, *args, **_with_heuristics([heuristics], args, kwargs))
 
-    def launch_heuristics(grid, *args, **kwargs):
-        if "grid" in kwargs or "warmup" in kwargs:  # Triton's own error (or warmup)
-            return heuristics[grid](*args, **kwargs)
-        options = {"grid": grid, "warmup": False, **kwargs} if warmup else {"grid": grid, **kwargs}
-        for name, heuristic in heuristics.values.items():
-            options[name] = heuristic({**dict(zip(heuristics.arg_names, args)), **options})
-        del options["grid"]
-        options.pop("warmup", None)
-        return _launch.fast_launch(kernel, grid, *args, **options)
-
-    return launch_heuristics
+    return _as_getitem_call(heuristics, launch_heuristics)
 
 
 def patch_targets() -> List[Tuple[Any, str, Any]]:

@@ -90,13 +90,15 @@ def backend() -> _Selection:
 
 def reload() -> None:
     """Re-read the environment and re-select the backend; drop every generated launcher."""
+    from . import _autotune
+
     global _selection
     with _selection_lock:
         for ref in list(_kernels.values()):
             kernel = ref()
             if kernel is not None:
                 vars(kernel).pop(ATTR, None)
-                vars(kernel).pop("_tritoncompat_memo", None)  # _autotune.MEMO_ATTR
+                vars(kernel).pop(_autotune.MEMO_ATTR, None)
         _kernels.clear()
         _warned.clear()
         _selection = None
@@ -147,8 +149,7 @@ def resolve(kernel: Any) -> Callable[..., Any]:
             tuned = (_autotune.launcher if type(kernel).__name__ == "Autotuner" else _autotune.heuristics_launcher)(kernel)
             if tuned is not None:
                 with _selection_lock:
-                    vars(kernel)[ATTR] = tuned
-                    _kernels[id(kernel)] = weakref.ref(kernel, lambda _, key=id(kernel): _kernels.pop(key, None))
+                    _install(kernel, tuned)
                 return tuned
         if not any(c.__name__ == "JITFunction" for c in type(kernel).__mro__):
             return _native(kernel, _kind(kernel))
@@ -164,12 +165,18 @@ def resolve(kernel: Any) -> Callable[..., Any]:
             if fast is None or fast is first_launch:
                 fast = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries,
                                     sample=(args, kwargs))
-                vars(kernel)[ATTR] = fast
-                key = id(kernel)
-                _kernels[key] = weakref.ref(kernel, lambda _, key=key: _kernels.pop(key, None))
+                _install(kernel, fast)
         return fast_launch(kernel, grid, *args, **kwargs)
 
     return first_launch
+
+
+def _install(kernel: Any, fast: Callable[..., Any]) -> None:
+    """Keep ``fast`` as the kernel's launcher, remembered for :func:`reload` (the caller holds
+    ``_selection_lock``)."""
+    vars(kernel)[ATTR] = fast
+    key = id(kernel)
+    _kernels[key] = weakref.ref(kernel, lambda _, key=key: _kernels.pop(key, None))
 
 
 def _kind(kernel: Any) -> str:

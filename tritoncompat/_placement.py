@@ -87,7 +87,7 @@ def run_on(call: Callable[[], Any], device: Any, stream: Any) -> Any:
                              f"not on the device given, cuda:{index}")
     if index is None and handle is None:
         return call()
-    runtime = RUNTIMES[-1] if RUNTIMES else _TorchRuntime()
+    runtime = RUNTIMES[-1] if RUNTIMES else _TORCH
     return runtime.run(call, index, handle, torch_stream)
 
 
@@ -119,3 +119,6 @@ class _TorchRuntime:
                                   device_type=previous_stream[2])
             if previous_device is not None:
                 cuda._maybe_exchange_device(previous_device)
+
+
+_TORCH = _TorchRuntime()
