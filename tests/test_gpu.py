@@ -194,8 +194,7 @@ def test_torch_compile_with_patch():
     import torch
     import triton
 
-    if int(triton.__version__.split(".")[0]) < 3:
-        pytest.skip(f"torch {torch.__version__}'s Inductor needs Triton 3 (found {triton.__version__})")
+    _needs_triton((3, 0))  # torch's Inductor needs Triton 3
     kernel = _scale_kernel()
 
     def f(x):
@@ -210,9 +209,10 @@ def test_torch_compile_with_patch():
         compiled = torch.compile(f)
         for _ in range(3):
             assert torch.allclose(compiled(x), expected)
+        assert torch.allclose(f(x), expected)  # eager, patched: the fast path (a miss first)
         hits = tritoncompat.cache_info().hits
-        assert torch.allclose(f(x), expected)  # eager, patched: the fast path
-        assert tritoncompat.cache_info().hits >= hits + 1 or tritoncompat.cache_info().misses
+        assert torch.allclose(f(x), expected)
+        assert tritoncompat.cache_info().hits == hits + 1
     torch._dynamo.reset()
 
 

@@ -14,6 +14,8 @@ import triton.language as tl
 import tritoncompat
 from tritoncompat import _launch, _version
 
+import corpus
+
 pytestmark = [pytest.mark.triton]
 
 FAST = _version.detect().backend in _version.BACKENDS
@@ -24,7 +26,7 @@ ROUNDS = 25
 # corrupts the heap (a dict slot overwritten with hex text, then a segfault in the collector;
 # never on 3.6 or 3.8, never when nothing compiles during the threads). There the kernels are
 # compiled before the threads start; the threads still race on tritoncompat's misses and hits.
-COMPILE_BEFORE_THREADS = (3, 7) <= tuple(int(p) for p in triton.__version__.split(".")[:2]) < (3, 8)
+COMPILE_BEFORE_THREADS = (3, 7) <= corpus.V < (3, 8)
 
 
 def make_kernel():
