@@ -5,7 +5,7 @@ the installed Triton is chosen on the first launch or ``patch()``.
 """
 
 from ._cache import CacheInfo, cache_clear
-from ._launch import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning, launch
+from ._launch import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
 from ._patch import is_patched, patch, patched, unpatch
 
 __version__ = "0.1.0"
@@ -27,6 +27,18 @@ def cache_info(kernel=None) -> CacheInfo:
     if cache is None:
         return CacheInfo(hits=0, misses=0, entries=0, fallbacks=_cache.cache_info().fallbacks, evictions=0)
     return _cache.cache_info(cache)
+
+
+def __getattr__(name: str):
+    # ``launch`` is resolved on first use (PEP 562), not at import: with the compiled accelerator
+    # (built then, once per machine) it is a C dispatcher in front of ``_launch.launch``.
+    if name == "launch":
+        from . import _launch
+
+        globals()["launch"] = function = _launch.dispatcher()
+        return function
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "launch",

@@ -19,7 +19,7 @@ from . import _cache, _config, _placement, _version
 
 __all__ = [
     "ATTR", "TritonCompatWarning", "TritonCompatError", "TritonCompatVerifyError", "launch", "fast_launch",
-    "resolve", "backend", "status", "reload", "fallback_after_error", "bind_error_native",
+    "resolve", "backend", "status", "reload", "fallback_after_error", "bind_error_native", "dispatcher",
 ]
 
 # Where a kernel keeps its generated fast launcher.
@@ -89,10 +89,12 @@ def backend() -> _Selection:
 
 
 def reload() -> None:
-    """Re-read the environment and re-select the backend; drop every generated launcher."""
-    from . import _autotune
+    """Re-read the environment and re-select the backend (and whether the accelerator is on);
+    drop every generated launcher."""
+    from . import _accel, _autotune
 
     global _selection
+    _accel.reset()
     with _selection_lock:
         for ref in list(_kernels.values()):
             kernel = ref()
@@ -115,7 +117,17 @@ def status() -> Dict[str, Any]:
         "reason": sel.reason,
         "features": sel.module.describe() if sel.module else None,
         "verify": sel.config.verify,
+        "accelerator": _accel_state(sel),
     }
+
+
+def _accel_state(sel: _Selection) -> str:
+    from . import _accel
+
+    if sel.module is None or sel.module.NAME != "v3_3":
+        return "off (only the v3_3 backend has one)"
+    _accel.load()
+    return _accel.state()
 
 
 def kernel_cache(kernel: Any) -> Optional[_cache.KernelCache]:
@@ -225,6 +237,16 @@ def launch(kernel: Any, grid: Any, *args: Any, **kwargs: Any) -> Any:
         if exc.__traceback__.tb_next is not None:  # raised inside, not by binding the call
             raise
     return bind_error_native(kernel, grid, args, kwargs)
+
+
+def dispatcher() -> Callable[..., Any]:
+    """What ``tritoncompat.launch`` is: :func:`launch` itself, or, with the compiled accelerator,
+    a C dispatcher that serves a plain hit of an accelerated kernel without a Python frame and
+    hands every other launch to :func:`launch` (``_accel.c``)."""
+    from . import _accel
+
+    module = _accel.load()
+    return launch if module is None else module.Launch(launch, ATTR)
 
 
 def _placement_keywords(kernel: Any, kwargs: Dict[str, Any]) -> Optional[tuple]:

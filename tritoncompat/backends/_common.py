@@ -246,6 +246,32 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
     return Draft(names, constexprs, cache, ns, sig, args_tuple, key)
 
 
+def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, spec: Dict[str, Any]) -> Any:
+    """``fast`` (a generated 3.3+ launcher) wrapped by the compiled accelerator, which serves its
+    plain hits in C with the same key (``_accel.c``); ``fast`` itself when the accelerator is off.
+
+    ``injected``: how many options the release injects (the key ends with their ``(value, type)``
+    pairs, computed by a generated function from the same expressions); ``spec``: the
+    release-specific checks, as ``_accel.Accel`` takes them.
+    """
+    from .. import _accel
+
+    module = _accel.load()
+    if module is None:
+        return fast
+    ns = d.ns
+    tail = d.key[len(d.key) - 2 * injected:] if injected else []
+    source = ["def _tc_injected(_tc_options):", "    return (", *[f"        {k}," for k in tail], "    )"]
+    ns_injected = _codegen.make_function("_tc_injected", source, ns, f"injected {kernel.fn.__qualname__}")
+    required = object()
+    return module.Accel(
+        py=fast, names=tuple(d.names),
+        defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names), required=required,
+        constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel, entries=d.cache.entries,
+        hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key, tuples=True,
+        constexpr_key=constexpr_key, options_key=options_key, injected=ns_injected, **spec)
+
+
 def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:
     """Why a generated launcher cannot take these kernel parameters (None: it can)."""
     if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):

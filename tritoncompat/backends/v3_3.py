@@ -140,8 +140,13 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
         f" _tc_enter, _tc_exit{trailing})",
         "    return _tc_kernel",
     ]
-    return _codegen.make_function(kernel.fn.__name__, lines, ns,
+    fast = _codegen.make_function(kernel.fn.__name__, lines, ns,
                                   f"launcher {kernel.fn.__qualname__} triton-{triton.__version__}")
+    return _common.accelerate(fast, kernel, d, len(_INJECTED), {
+        "instrumentation": _INSTRUMENTATION_INDEX or 0, "driver_config": _driver_config,
+        "driver_attr": _DRIVER_ATTR, "driver": drv, "get_device": get_device, "get_stream": get_stream,
+        "hooks": _HOOKS, "hook_chains": _HOOK_CHAINS, "stages_hook": _STAGES_HOOK,
+        "verify": state.verify if verify else None})
 
 
 class _State(_common.JitState):

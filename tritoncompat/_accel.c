@@ -1,0 +1,787 @@
+/* tritoncompat's optional accelerator: the cache-hit path of a 3.3 - 3.9 generated launcher, in C.
+ *
+ * An ``Accel`` object wraps one kernel's generated Python launcher (``py``) and is installed in
+ * its place. A call first tries the plain hit in C: bind the arguments to the kernel's
+ * parameters, build the *same* fast key tuple the Python launcher builds (the rare value kinds
+ * are keyed by the very Python helpers it calls), find the entry, check what the Python
+ * launcher checks, and call the compiled kernel's launcher. Anything else -- a miss, a launch
+ * hook, pre-run hooks, a stale driver, a binding problem, a value the key helpers reject, an
+ * exception before the hit is counted -- is "not handled": nothing was launched or counted,
+ * and the call goes to ``py`` with the same arguments, which does everything again in Python.
+ * So the Python launcher stays the reference, and this file only ever serves launches it would
+ * serve as a hit, with the key it would compute.
+ *
+ * Compiled on first use by tritoncompat/_accel.py with the C compiler Triton itself needs
+ * (TRITONCOMPAT_ACCEL=0 keeps everything in Python).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <string.h>
+
+#if PY_VERSION_HEX < 0x03090000
+#error "tritoncompat's accelerator needs Python 3.9+ (vectorcall)"
+#endif
+
+#define MAX_PARAMS 256
+
+static PyObject *str_data_ptr, *str_dtype, *str_enter, *str_exit, *str_calls, *str_stages, *str_pre_run_hooks,
+    *str_device_caches, *str_used_global_vals, *str_tc_prefix;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *py;            /* the generated Python launcher: the reference, and every non-hit */
+    PyObject *names;         /* tuple of the kernel's parameter names (str) */
+    PyObject *defaults;      /* tuple: each parameter's default, or `required` */
+    PyObject *required;      /* the marker of a parameter without default */
+    PyObject *constexpr;     /* tuple of bools: which parameters are constexprs */
+    Py_ssize_t n;
+    PyObject *fn;            /* the JITFunction */
+    PyObject *entries;       /* dict: fast key -> entry */
+    PyObject *hit;           /* cache.hits.__next__ */
+    PyObject *tensor;        /* torch.Tensor (exact type test) */
+    PyObject *float_key;     /* the key of a float argument */
+    PyObject *value_key;     /* _common.value_key(v, tensor, tuples) */
+    PyObject *tuples;        /* bool: tuple arguments specialised per item */
+    PyObject *constexpr_key; /* _common.constexpr_key(v) */
+    PyObject *options_key;   /* _common.options_key(options) */
+    PyObject *injected;      /* injected(options) -> the key's tail of injected (value, type) items */
+    Py_ssize_t instrumentation; /* negative index in the key of a value that sends launches native, 0: none */
+    PyObject *driver_config, *driver_attr, *driver;
+    PyObject *get_device, *get_stream;
+    PyObject *hooks;         /* where launch_enter_hook / launch_exit_hook live */
+    int hook_chains;         /* 3.5+: HookChain objects, idle when both have no .calls */
+    int stages_hook;         /* 3.7+: add_stages_inspection_hook sends launches native */
+    PyObject *verify;        /* None, or verify(entry, dev, grid, args, options) */
+    PyObject *empty_dict;    /* the options of a launch that passed none (never mutated) */
+} Accel;
+
+/* Key item of a non-constexpr argument: what the generated expression (or value_key) gives.
+ * NULL with an exception set when it raises. */
+static PyObject *value_item(Accel *self, PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if ((PyObject *)t == self->tensor) {
+        PyObject *ptr = PyObject_CallMethodNoArgs(v, str_data_ptr);
+        if (ptr == NULL)
+            return NULL;
+        if (!PyLong_Check(ptr)) {
+            Py_DECREF(ptr);
+            return PyObject_CallFunctionObjArgs(self->value_key, v, self->tensor, self->tuples, NULL);
+        }
+        unsigned long long low = PyLong_AsUnsignedLongLongMask(ptr);
+        Py_DECREF(ptr);
+        if (low == (unsigned long long)-1 && PyErr_Occurred())
+            return NULL;
+        if (low & 15)
+            return PyObject_CallFunctionObjArgs(self->value_key, v, self->tensor, self->tuples, NULL);
+        return PyObject_GetAttr(v, str_dtype);
+    }
+    if (t == &PyLong_Type) {
+        /* _common.INT_CODE: 16 for 1, else (divisible by 16) + 2 * range class */
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (x == -1 && PyErr_Occurred())
+            return NULL;
+        long code;
+        if (overflow == 0) {
+            if (x == 1)
+                return PyLong_FromLong(16);
+            code = ((x & 15) == 0) + ((x >= -0x80000000LL && x <= 0x7fffffffLL) ? 0 : 2);
+        } else {
+            unsigned long long low = PyLong_AsUnsignedLongLongMask(v);
+            if (low == (unsigned long long)-1 && PyErr_Occurred())
+                return NULL;
+            int cls = 6;
+            if (overflow > 0) {
+                PyObject *ux = PyLong_FromUnsignedLongLong(0xffffffffffffffffULL);
+                if (ux == NULL)
+                    return NULL;
+                int le = PyObject_RichCompareBool(v, ux, Py_LE);
+                Py_DECREF(ux);
+                if (le < 0)
+                    return NULL;
+                cls = le ? 4 : 6;
+            }
+            code = ((low & 15) == 0) + cls;
+        }
+        return PyLong_FromLong(code);
+    }
+    if (t == &PyFloat_Type) {
+        Py_INCREF(self->float_key);
+        return self->float_key;
+    }
+    return PyObject_CallFunctionObjArgs(self->value_key, v, self->tensor, self->tuples, NULL);
+}
+
+/* Key item of a constexpr argument: ints as themselves, else constexpr_key(v). */
+static PyObject *constexpr_item(Accel *self, PyObject *v)
+{
+    if (Py_TYPE(v) == &PyLong_Type) {
+        Py_INCREF(v);
+        return v;
+    }
+    if (v == Py_None || Py_TYPE(v) == &PyBool_Type) {
+        /* constexpr_key: (type, value) */
+        return PyTuple_Pack(2, (PyObject *)Py_TYPE(v), v);
+    }
+    return PyObject_CallOneArg(self->constexpr_key, v);
+}
+
+/* Bind (grid, *args, **kwargs) to the kernel's parameters as the generated def does: vals[i]
+ * (borrowed), *options (a new dict of the other keywords, in order, or NULL). 1: bound; 0: the
+ * Python launcher must decide (a binding error, a generated name); -1: an exception is set. */
+static int bind(Accel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **vals,
+                PyObject **options)
+{
+    Py_ssize_t n = self->n, i;
+    *options = NULL;
+    if (nargs < 1 || nargs - 1 > n)
+        return 0;
+    for (i = 0; i < n; i++)
+        vals[i] = i < nargs - 1 ? args[1 + i] : NULL;
+    if (kwnames != NULL) {
+        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames), j;
+        for (j = 0; j < nkw; j++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, j), *value = args[nargs + j];
+            Py_ssize_t at = -1;
+            for (i = 0; i < n && at < 0; i++)
+                if (PyTuple_GET_ITEM(self->names, i) == name)
+                    at = i;
+            for (i = 0; i < n && at < 0; i++)
+                if (PyUnicode_Compare(PyTuple_GET_ITEM(self->names, i), name) == 0)
+                    at = i;
+            if (at >= 0) {
+                if (vals[at] != NULL)
+                    goto not_bound; /* given twice: the Python launcher raises TypeError */
+                vals[at] = value;
+                continue;
+            }
+            if (PyUnicode_Tailmatch(name, str_tc_prefix, 0, 4, -1) == 1)
+                goto not_bound; /* a generated name (_tc_grid): the Python launcher decides */
+            if (*options == NULL && (*options = PyDict_New()) == NULL)
+                return -1;
+            if (PyDict_SetItem(*options, name, value) < 0)
+                goto fail;
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (vals[i] == NULL) {
+            vals[i] = PyTuple_GET_ITEM(self->defaults, i);
+            if (vals[i] == self->required)
+                goto not_bound; /* missing argument: the Python launcher raises TypeError */
+        }
+    return 1;
+not_bound:
+    Py_CLEAR(*options);
+    return 0;
+fail:
+    Py_CLEAR(*options);
+    return -1;
+}
+
+/* The fast key of bound arguments, exactly as the Python launcher builds it:
+ * (dev, one item per parameter, options key or (), injected values and their types).
+ * 1: *dev and *key set (new references); 0: the driver changed; -1: an exception is set. */
+static int make_key(Accel *self, PyObject **vals, PyObject *options, PyObject **dev, PyObject **key)
+{
+    Py_ssize_t n = self->n, i, ntail;
+    PyObject *obj, *tail;
+    *dev = *key = NULL;
+    /* the driver Triton uses now is the one the launcher was generated for */
+    if ((obj = PyObject_GetAttr(self->driver_config, self->driver_attr)) == NULL)
+        return -1;
+    Py_DECREF(obj); /* only its identity is compared */
+    if (obj != self->driver)
+        return 0;
+    if ((*dev = PyObject_CallNoArgs(self->get_device)) == NULL)
+        return -1;
+    if ((tail = PyObject_CallOneArg(self->injected, options ? options : self->empty_dict)) == NULL)
+        goto fail;
+    if (!PyTuple_CheckExact(tail)) {
+        Py_DECREF(tail);
+        PyErr_SetString(PyExc_TypeError, "injected values are not a tuple");
+        goto fail;
+    }
+    ntail = PyTuple_GET_SIZE(tail);
+    if ((*key = PyTuple_New(2 + n + ntail)) == NULL) {
+        Py_DECREF(tail);
+        goto fail;
+    }
+    Py_INCREF(*dev);
+    PyTuple_SET_ITEM(*key, 0, *dev);
+    for (i = 0; i < ntail; i++) { /* set first: a failure below leaves no NULL slot behind it */
+        Py_INCREF(PyTuple_GET_ITEM(tail, i));
+        PyTuple_SET_ITEM(*key, 2 + n + i, PyTuple_GET_ITEM(tail, i));
+    }
+    Py_DECREF(tail);
+    for (i = 0; i < n; i++) {
+        obj = PyTuple_GET_ITEM(self->constexpr, i) == Py_True ? constexpr_item(self, vals[i])
+                                                              : value_item(self, vals[i]);
+        if (obj == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(*key, 1 + i, obj);
+    }
+    obj = options != NULL ? PyObject_CallOneArg(self->options_key, options) : PyTuple_New(0);
+    if (obj == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(*key, 1 + n, obj);
+    return 1;
+fail:
+    Py_CLEAR(*dev);
+    Py_CLEAR(*key); /* tuple dealloc skips NULL slots */
+    return -1;
+}
+
+/* Is this hit one the Python launcher serves itself? 1: no, launch here; 0: yes (launch hooks,
+ * pre-run hooks, a stages hook, instrumentation, Triton's cache no longer holding the entry's
+ * kernel, globals to check); -1: an exception is set. */
+static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
+{
+    PyObject *obj, *enter, *exit_, *held;
+    int truth, idle = 1;
+
+    if ((enter = PyObject_GetAttr(self->hooks, str_enter)) == NULL)
+        return -1;
+    if ((exit_ = PyObject_GetAttr(self->hooks, str_exit)) == NULL) {
+        Py_DECREF(enter);
+        return -1;
+    }
+    if (self->hook_chains) { /* 3.5+: idle when neither chain has calls */
+        PyObject *chains[2] = {enter, exit_};
+        for (int c = 0; c < 2 && idle == 1; c++) {
+            obj = PyObject_GetAttr(chains[c], str_calls);
+            truth = obj == NULL ? -1 : PyObject_IsTrue(obj);
+            Py_XDECREF(obj);
+            if (truth < 0)
+                idle = -1;
+            else
+                idle = !truth;
+        }
+    } else { /* 3.3-3.4: None when not installed */
+        idle = enter == Py_None && exit_ == Py_None;
+    }
+    Py_DECREF(enter);
+    Py_DECREF(exit_);
+    if (idle != 1)
+        return idle;
+    if ((obj = PyObject_GetAttr(self->fn, str_pre_run_hooks)) == NULL)
+        return -1;
+    truth = PyObject_IsTrue(obj);
+    Py_DECREF(obj);
+    if (truth != 0)
+        return truth < 0 ? -1 : 0;
+    if (self->stages_hook) { /* 3.7+ */
+        if ((obj = PyObject_GetAttr(self->hooks, str_stages)) == NULL)
+            return -1;
+        Py_DECREF(obj);
+        if (obj != Py_None)
+            return 0;
+    }
+    if (self->instrumentation) { /* 3.6+ */
+        truth = PyObject_IsTrue(PyTuple_GET_ITEM(key, PyTuple_GET_SIZE(key) + self->instrumentation));
+        if (truth != 0)
+            return truth < 0 ? -1 : 0;
+    }
+    /* entry = (compiled, native key, native container, run, function, packed metadata): Triton's
+     * own cache must still hold the container and, in it, the compiled kernel */
+    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 6)
+        return 0;
+    if ((obj = PyObject_GetAttr(self->fn, str_device_caches)) == NULL)
+        return -1;
+    held = PyDict_Check(obj) ? PyDict_GetItemWithError(obj, dev) : NULL; /* .get(): no __missing__ */
+    Py_DECREF(obj);
+    if (held == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (held != PyTuple_GET_ITEM(entry, 2))
+        return 0;
+    if (!PyTuple_Check(held) || PyTuple_GET_SIZE(held) < 1 || !PyDict_Check(PyTuple_GET_ITEM(held, 0)))
+        return 0;
+    held = PyDict_GetItemWithError(PyTuple_GET_ITEM(held, 0), PyTuple_GET_ITEM(entry, 1));
+    if (held == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (held != PyTuple_GET_ITEM(entry, 0))
+        return 0;
+    /* Triton's guard on the globals the kernel used: the Python launcher runs it */
+    if ((obj = PyObject_GetAttr(self->fn, str_used_global_vals)) == NULL)
+        return -1;
+    truth = PyObject_IsTrue(obj);
+    Py_DECREF(obj);
+    return truth < 0 ? -1 : !truth;
+}
+
+/* The launch of a plain hit (counted here): verification, stream, grid, the compiled kernel's
+ * launcher with None metadata and hooks. The compiled kernel, or NULL with the launch's own
+ * exception. */
+static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyObject *dev, PyObject *entry,
+                            PyObject *grid)
+{
+    Py_ssize_t n = self->n, i, glen;
+    PyObject *obj, *stream, *g[3] = {NULL, NULL, NULL}, *launch_args[MAX_PARAMS + 9], *result = NULL;
+
+    if ((obj = PyObject_CallNoArgs(self->hit)) == NULL)
+        return NULL;
+    Py_DECREF(obj);
+    if (self->verify != Py_None) {
+        PyObject *params = PyTuple_New(n);
+        if (params == NULL)
+            return NULL;
+        for (i = 0; i < n; i++) {
+            Py_INCREF(vals[i]);
+            PyTuple_SET_ITEM(params, i, vals[i]);
+        }
+        PyObject *vargs[5] = {entry, dev, grid, params, options ? options : self->empty_dict};
+        obj = PyObject_Vectorcall(self->verify, vargs, 5, NULL);
+        Py_DECREF(params);
+        if (obj == NULL)
+            return NULL;
+        Py_DECREF(obj);
+    }
+    if ((stream = PyObject_CallOneArg(self->get_stream, dev)) == NULL)
+        return NULL;
+    Py_INCREF(grid);
+    if (PyCallable_Check(grid)) { /* a fresh dict of every parameter */
+        PyObject *meta = PyDict_New();
+        for (i = 0; meta != NULL && i < n; i++)
+            if (PyDict_SetItem(meta, PyTuple_GET_ITEM(self->names, i), vals[i]) < 0)
+                Py_CLEAR(meta);
+        obj = meta == NULL ? NULL : PyObject_CallOneArg(grid, meta);
+        Py_XDECREF(meta);
+        Py_SETREF(grid, obj);
+        if (grid == NULL)
+            goto done;
+    }
+    /* _tc_grid[0], _tc_grid[1] if _tc_n > 1 else 1, _tc_grid[2] if _tc_n > 2 else 1 */
+    if ((glen = PyObject_Length(grid)) < 0)
+        goto done;
+    for (int d = 0; d < 3; d++)
+        if ((g[d] = d == 0 || d < glen ? PySequence_GetItem(grid, d) : PyLong_FromLong(1)) == NULL)
+            goto done;
+    launch_args[0] = g[0];
+    launch_args[1] = g[1];
+    launch_args[2] = g[2];
+    launch_args[3] = stream;
+    launch_args[4] = PyTuple_GET_ITEM(entry, 4);
+    launch_args[5] = PyTuple_GET_ITEM(entry, 5);
+    launch_args[6] = launch_args[7] = launch_args[8] = Py_None;
+    for (i = 0; i < n; i++)
+        launch_args[9 + i] = vals[i];
+    if ((obj = PyObject_Vectorcall(PyTuple_GET_ITEM(entry, 3), launch_args, 9 + n, NULL)) == NULL)
+        goto done;
+    Py_DECREF(obj);
+    result = PyTuple_GET_ITEM(entry, 0);
+    Py_INCREF(result);
+done:
+    Py_XDECREF(g[0]);
+    Py_XDECREF(g[1]);
+    Py_XDECREF(g[2]);
+    Py_XDECREF(grid);
+    Py_DECREF(stream);
+    return result;
+}
+
+/* 1: the launch went through here (*result is its value, or NULL with the exception to raise);
+ * 0 / 2: not handled, nothing launched or counted, no exception set (2: the arguments bind to
+ * the parameters, so the Python launcher's binding cannot fail); -1: an exception that is not an
+ * Exception (KeyboardInterrupt, ...) is set and must propagate. */
+static int try_hit(Accel *self, PyObject *const *args, size_t nargsf, PyObject *kwnames, PyObject **result)
+{
+    PyObject *vals[MAX_PARAMS], *options = NULL, *dev = NULL, *key = NULL, *entry = NULL;
+    int status = bind(self, args, PyVectorcall_NARGS(nargsf), kwnames, vals, &options), bound = status == 1;
+
+    if (status == 1 && args[0] == Py_None)
+        status = 0; /* no grid: Triton's own assertion */
+    if (status == 1)
+        status = make_key(self, vals, options, &dev, &key);
+    if (status == 1) {
+        entry = PyDict_GetItemWithError(self->entries, key);
+        Py_XINCREF(entry);
+        status = entry != NULL ? 1 : PyErr_Occurred() ? -1 : 0; /* 0: a miss */
+    }
+    if (status == 1)
+        status = plain_hit(self, key, dev, entry);
+    if (status == 1) {
+        *result = launch_hit(self, vals, options, dev, entry, args[0]);
+    } else if (status < 0 && PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_Clear(); /* the Python launcher meets it again and decides */
+        status = bound ? 2 : 0;
+    } else if (status == 0 && bound) {
+        status = 2;
+    }
+    Py_XDECREF(options);
+    Py_XDECREF(dev);
+    Py_XDECREF(key);
+    Py_XDECREF(entry);
+    return status;
+}
+
+static PyObject *Accel_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Accel *self = (Accel *)op;
+    PyObject *result = NULL;
+    int status = try_hit(self, args, nargsf, kwnames, &result);
+    if (status == 1)
+        return result;
+    if (status < 0)
+        return NULL;
+    return PyObject_Vectorcall(self->py, args, nargsf, kwnames);
+}
+
+static const char *accel_kwlist[] = {
+    "py", "names", "defaults", "required", "constexpr", "fn", "entries", "hit", "tensor", "float_key",
+    "value_key", "tuples", "constexpr_key", "options_key", "injected", "instrumentation", "driver_config",
+    "driver_attr", "driver", "get_device", "get_stream", "hooks", "hook_chains", "stages_hook", "verify", NULL};
+
+static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    Accel *self = (Accel *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = Accel_vectorcall;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwds, "OO!O!OO!OO!OOOOOOOOnOUOOOOppO:Accel", (char **)accel_kwlist, &self->py, &PyTuple_Type,
+            &self->names, &PyTuple_Type, &self->defaults, &self->required, &PyTuple_Type, &self->constexpr,
+            &self->fn, &PyDict_Type, &self->entries, &self->hit, &self->tensor, &self->float_key,
+            &self->value_key, &self->tuples, &self->constexpr_key, &self->options_key, &self->injected,
+            &self->instrumentation, &self->driver_config, &self->driver_attr, &self->driver,
+            &self->get_device, &self->get_stream, &self->hooks, &self->hook_chains, &self->stages_hook,
+            &self->verify)) {
+        /* the pointers are borrowed until the end of this function: forget them */
+        memset((char *)self + offsetof(Accel, py), 0, sizeof(Accel) - offsetof(Accel, py));
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->n = PyTuple_GET_SIZE(self->names);
+    PyObject **refs[] = {&self->py, &self->names, &self->defaults, &self->required, &self->constexpr, &self->fn,
+                         &self->entries, &self->hit, &self->tensor, &self->float_key, &self->value_key,
+                         &self->tuples, &self->constexpr_key, &self->options_key, &self->injected,
+                         &self->driver_config, &self->driver_attr, &self->driver, &self->get_device,
+                         &self->get_stream, &self->hooks, &self->verify};
+    for (size_t r = 0; r < sizeof(refs) / sizeof(refs[0]); r++)
+        Py_INCREF(*refs[r]);
+    self->empty_dict = PyDict_New();
+    if (self->empty_dict == NULL || PyTuple_GET_SIZE(self->defaults) != self->n ||
+        PyTuple_GET_SIZE(self->constexpr) != self->n || self->n > MAX_PARAMS || self->instrumentation > 0 ||
+        !PyCallable_Check(self->py)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "Accel: inconsistent parameters");
+        Py_DECREF(self);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < self->n; i++)
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(self->names, i))) {
+            PyErr_SetString(PyExc_TypeError, "Accel: parameter names must be str");
+            Py_DECREF(self);
+            return NULL;
+        }
+    return (PyObject *)self;
+}
+
+static int Accel_traverse(Accel *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->py);
+    Py_VISIT(self->names);
+    Py_VISIT(self->defaults);
+    Py_VISIT(self->required);
+    Py_VISIT(self->constexpr);
+    Py_VISIT(self->fn);
+    Py_VISIT(self->entries);
+    Py_VISIT(self->hit);
+    Py_VISIT(self->tensor);
+    Py_VISIT(self->float_key);
+    Py_VISIT(self->value_key);
+    Py_VISIT(self->tuples);
+    Py_VISIT(self->constexpr_key);
+    Py_VISIT(self->options_key);
+    Py_VISIT(self->injected);
+    Py_VISIT(self->driver_config);
+    Py_VISIT(self->driver_attr);
+    Py_VISIT(self->driver);
+    Py_VISIT(self->get_device);
+    Py_VISIT(self->get_stream);
+    Py_VISIT(self->hooks);
+    Py_VISIT(self->verify);
+    Py_VISIT(self->empty_dict);
+    return 0;
+}
+
+static int Accel_clear(Accel *self)
+{
+    Py_CLEAR(self->py);
+    Py_CLEAR(self->names);
+    Py_CLEAR(self->defaults);
+    Py_CLEAR(self->required);
+    Py_CLEAR(self->constexpr);
+    Py_CLEAR(self->fn);
+    Py_CLEAR(self->entries);
+    Py_CLEAR(self->hit);
+    Py_CLEAR(self->tensor);
+    Py_CLEAR(self->float_key);
+    Py_CLEAR(self->value_key);
+    Py_CLEAR(self->tuples);
+    Py_CLEAR(self->constexpr_key);
+    Py_CLEAR(self->options_key);
+    Py_CLEAR(self->injected);
+    Py_CLEAR(self->driver_config);
+    Py_CLEAR(self->driver_attr);
+    Py_CLEAR(self->driver);
+    Py_CLEAR(self->get_device);
+    Py_CLEAR(self->get_stream);
+    Py_CLEAR(self->hooks);
+    Py_CLEAR(self->verify);
+    Py_CLEAR(self->empty_dict);
+    return 0;
+}
+
+static void Accel_dealloc(Accel *self)
+{
+    PyObject_GC_UnTrack(self);
+    Accel_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* accel.key(grid, *args, **kwargs): the fast key the C path computes for a launch, or None
+ * where it leaves the launch to the Python launcher before keying (tests compare it with the
+ * key the Python launcher looks up). */
+static PyObject *Accel_key(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Accel *self = (Accel *)op;
+    PyObject *vals[MAX_PARAMS], *options = NULL, *dev = NULL, *key = NULL;
+    int status = bind(self, args, PyVectorcall_NARGS(nargsf), kwnames, vals, &options);
+    if (status == 1)
+        status = make_key(self, vals, options, &dev, &key);
+    Py_XDECREF(options);
+    Py_XDECREF(dev);
+    if (status < 0)
+        return NULL;
+    if (status == 0)
+        Py_RETURN_NONE;
+    return key;
+}
+
+static PyMethodDef Accel_methods[] = {
+    {"key", (PyCFunction)(void (*)(void))Accel_key, METH_FASTCALL | METH_KEYWORDS,
+     "key(grid, *args, **kwargs): the fast key the C path computes (None: left to the Python launcher)"},
+    {NULL}};
+
+static PyObject *Accel_get_py(Accel *self, void *closure)
+{
+    Py_INCREF(self->py);
+    return self->py;
+}
+
+static PyObject *Accel_get_globals(Accel *self, void *closure)
+{
+    return PyObject_GetAttrString(self->py, "__globals__");
+}
+
+static PyObject *Accel_get_name(Accel *self, void *closure)
+{
+    return PyObject_GetAttrString(self->py, "__name__");
+}
+
+static PyGetSetDef Accel_getset[] = {
+    {"py", (getter)Accel_get_py, NULL, "the generated Python launcher this object serves hits for", NULL},
+    {"__wrapped__", (getter)Accel_get_py, NULL, NULL, NULL},
+    {"__globals__", (getter)Accel_get_globals, NULL, "the Python launcher's globals", NULL},
+    {"__name__", (getter)Accel_get_name, NULL, NULL, NULL},
+    {NULL}};
+
+static PyTypeObject AccelType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tritoncompat._accel_c.Accel",
+    .tp_basicsize = sizeof(Accel),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "A kernel's launcher: hits in C, everything else through its generated Python launcher.",
+    .tp_new = Accel_new,
+    .tp_traverse = (traverseproc)Accel_traverse,
+    .tp_clear = (inquiry)Accel_clear,
+    .tp_dealloc = (destructor)Accel_dealloc,
+    .tp_vectorcall_offset = offsetof(Accel, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_getset = Accel_getset,
+    .tp_methods = Accel_methods,
+};
+
+/* launch(kernel, grid, *args, **kwargs): tritoncompat.launch with its dispatch in C. A kernel
+ * whose launcher is an Accel gets its plain hits served without a Python frame; everything else
+ * (stream=/device=, no Accel, a binding problem) goes to the Python launch() it wraps, and a
+ * bound launch the Accel does not serve goes to the Accel's Python launcher, as launch() would
+ * send it. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *py;   /* tritoncompat._launch.launch */
+    PyObject *attr; /* where a kernel keeps its launcher (_launch.ATTR) */
+} Launch;
+
+static PyObject *str_stream, *str_device;
+
+static PyObject *Launch_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Launch *self = (Launch *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *dict, *fast, *result = NULL;
+    int status;
+
+    if (nargs < 2)
+        goto python;
+    if (kwnames != NULL)
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(kwnames); j++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, j);
+            if (PyUnicode_Compare(name, str_stream) == 0 || PyUnicode_Compare(name, str_device) == 0)
+                goto python; /* placement keywords: launch() decides */
+        }
+    if (Py_TYPE(args[0])->tp_dictoffset == 0)
+        goto python;
+    if ((dict = PyObject_GenericGetDict(args[0], NULL)) == NULL) {
+        PyErr_Clear();
+        goto python;
+    }
+    fast = PyDict_GetItemWithError(dict, self->attr);
+    Py_XINCREF(fast);
+    Py_DECREF(dict);
+    if (fast == NULL || Py_TYPE(fast) != &AccelType) {
+        Py_XDECREF(fast);
+        PyErr_Clear();
+        goto python;
+    }
+    status = try_hit((Accel *)fast, args + 1, nargs - 1, kwnames, &result);
+    if (status == 2) /* bound, not a plain hit: the kernel's Python launcher, as launch() calls it */
+        result = PyObject_Vectorcall(((Accel *)fast)->py, args + 1, nargs - 1, kwnames);
+    Py_DECREF(fast);
+    if (status != 0)
+        return result;
+python:
+    return PyObject_Vectorcall(self->py, args, nargsf, kwnames);
+}
+
+static PyObject *Launch_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *py, *attr;
+    if (!PyArg_ParseTuple(args, "OU:Launch", &py, &attr))
+        return NULL;
+    Launch *self = (Launch *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = Launch_vectorcall;
+    Py_INCREF(py);
+    Py_INCREF(attr);
+    self->py = py;
+    self->attr = attr;
+    return (PyObject *)self;
+}
+
+static int Launch_traverse(Launch *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->py);
+    Py_VISIT(self->attr);
+    return 0;
+}
+
+static int Launch_clear(Launch *self)
+{
+    Py_CLEAR(self->py);
+    Py_CLEAR(self->attr);
+    return 0;
+}
+
+static void Launch_dealloc(Launch *self)
+{
+    PyObject_GC_UnTrack(self);
+    Launch_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Launch_getattro(PyObject *op, PyObject *name)
+{
+    /* __doc__, __name__, __module__, __qualname__, __signature__ ... of the Python launch() */
+    PyObject *found = PyObject_GenericGetAttr(op, name);
+    if (found != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return found;
+    PyErr_Clear();
+    return PyObject_GetAttr(((Launch *)op)->py, name);
+}
+
+static PyObject *Launch_get_wrapped(Launch *self, void *closure)
+{
+    Py_INCREF(self->py);
+    return self->py;
+}
+
+static PyObject *Launch_get_doc(Launch *self, void *closure)
+{
+    return PyObject_GetAttrString(self->py, "__doc__");
+}
+
+static PyObject *Launch_repr(Launch *self)
+{
+    return PyUnicode_FromString("<tritoncompat.launch (compiled dispatch)>");
+}
+
+static PyGetSetDef Launch_getset[] = {
+    {"__wrapped__", (getter)Launch_get_wrapped, NULL, "the Python launch() this dispatches to", NULL},
+    {"__doc__", (getter)Launch_get_doc, NULL, NULL, NULL},
+    {NULL}};
+
+static PyTypeObject LaunchType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tritoncompat._accel_c.Launch",
+    .tp_basicsize = sizeof(Launch),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = Launch_new,
+    .tp_traverse = (traverseproc)Launch_traverse,
+    .tp_clear = (inquiry)Launch_clear,
+    .tp_dealloc = (destructor)Launch_dealloc,
+    .tp_vectorcall_offset = offsetof(Launch, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_getattro = Launch_getattro,
+    .tp_getset = Launch_getset,
+    .tp_repr = (reprfunc)Launch_repr,
+};
+
+static PyMethodDef module_methods[] = {
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef accel_module = {
+    PyModuleDef_HEAD_INIT, "tritoncompat._accel_c", "tritoncompat's optional accelerator (see _accel.c).", -1, module_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__accel_c(void)
+{
+#define INTERN(var, text)                                        \
+    if ((var = PyUnicode_InternFromString(text)) == NULL)        \
+        return NULL;
+    INTERN(str_data_ptr, "data_ptr");
+    INTERN(str_dtype, "dtype");
+    INTERN(str_enter, "launch_enter_hook");
+    INTERN(str_exit, "launch_exit_hook");
+    INTERN(str_calls, "calls");
+    INTERN(str_stages, "add_stages_inspection_hook");
+    INTERN(str_pre_run_hooks, "pre_run_hooks");
+    INTERN(str_device_caches, "device_caches");
+    INTERN(str_used_global_vals, "used_global_vals");
+    INTERN(str_tc_prefix, "_tc_");
+    INTERN(str_stream, "stream");
+    INTERN(str_device, "device");
+#undef INTERN
+    if (PyType_Ready(&AccelType) < 0 || PyType_Ready(&LaunchType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&accel_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&AccelType);
+    if (PyModule_AddObject(m, "Accel", (PyObject *)&AccelType) < 0) {
+        Py_DECREF(&AccelType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&LaunchType);
+    if (PyModule_AddObject(m, "Launch", (PyObject *)&LaunchType) < 0) {
+        Py_DECREF(&LaunchType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
