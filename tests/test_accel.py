@@ -97,7 +97,8 @@ VALUES = st.sampled_from(INTS) | st.sampled_from([1.0, -0.0, 0.5, True, False, N
 @needs_accel
 @given(a=VALUES, b=VALUES, c=VALUES, dtype=st.sampled_from([torch.float32, torch.float16]),
        offset=st.sampled_from([0, 1, 4]), parameter=st.booleans(), as_kwargs=st.booleans(),
-       options=st.sampled_from([{}, {"num_warps": 4}, {"num_warps": 2, "num_stages": 3}, {"debug": False}]),
+       options=st.sampled_from([{}, {"num_warps": 4}, {"num_warps": 2, "num_stages": 3}, {"debug": False},
+                                {"num_stages": 2, "debug": True, "num_warps": 4}]),
        block=st.sampled_from([64, True, 64.0, None]))
 def test_property_c_key_is_the_python_key(fake_cuda, a, b, c, dtype, offset, parameter, as_kwargs, options, block):
     kernel = corpus.build()["prop"]
@@ -229,6 +230,7 @@ def test_accelerator_off(fake_cuda, monkeypatch):
 def test_no_compiler_or_a_failed_build_stays_in_python(fake_cuda, monkeypatch, tmp_path, cc, reason):
     monkeypatch.setenv("TRITONCOMPAT_CACHE_DIR", str(tmp_path))  # nothing built there yet
     monkeypatch.setenv("CC", cc)
+    monkeypatch.delenv("TRITONCOMPAT_ACCEL", raising=False)
     _launch.reload()
     name, kernel, grid, args, kwargs = corpus.case("axpb fp16")
     for _ in range(2):

@@ -45,7 +45,6 @@ typedef struct {
     PyObject *value_key;     /* _common.value_key(v, tensor, tuples) */
     PyObject *tuples;        /* bool: tuple arguments specialised per item */
     PyObject *constexpr_key; /* _common.constexpr_key(v) */
-    PyObject *options_key;   /* _common.options_key(options) */
     PyObject *injected;      /* injected(options) -> the key's tail of injected (value, type) items */
     Py_ssize_t instrumentation; /* negative index in the key of a value that sends launches native, 0: none */
     PyObject *driver_config, *driver_attr, *driver;
@@ -127,6 +126,39 @@ static PyObject *constexpr_item(Accel *self, PyObject *v)
         return PyTuple_Pack(2, (PyObject *)Py_TYPE(v), v);
     }
     return PyObject_CallOneArg(self->constexpr_key, v);
+}
+
+/* _common.options_key: ((k, v) if type(v) is int else (k, type(v), repr(v)) for each option, in order) */
+static PyObject *options_item(PyObject *options)
+{
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v, *key = PyTuple_New(PyDict_GET_SIZE(options));
+    if (key == NULL)
+        return NULL;
+    while (PyDict_Next(options, &pos, &k, &v)) {
+        PyObject *item;
+        if (Py_TYPE(v) == &PyLong_Type) {
+            item = PyTuple_Pack(2, k, v);
+        } else {
+            PyObject *r = PyObject_Repr(v);
+            item = r == NULL ? NULL : PyTuple_Pack(3, k, (PyObject *)Py_TYPE(v), r);
+            Py_XDECREF(r);
+        }
+        if (item == NULL || i >= PyTuple_GET_SIZE(key)) { /* the dict changed under a repr() */
+            Py_XDECREF(item);
+            Py_DECREF(key);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "options changed while keyed");
+            return NULL;
+        }
+        PyTuple_SET_ITEM(key, i++, item);
+    }
+    if (i != PyTuple_GET_SIZE(key)) {
+        Py_DECREF(key);
+        PyErr_SetString(PyExc_RuntimeError, "options changed while keyed");
+        return NULL;
+    }
+    return key;
 }
 
 /* Bind (grid, *args, **kwargs) to the kernel's parameters as the generated def does: vals[i]
@@ -223,7 +255,7 @@ static int make_key(Accel *self, PyObject **vals, PyObject *options, PyObject **
             goto fail;
         PyTuple_SET_ITEM(*key, 1 + i, obj);
     }
-    obj = options != NULL ? PyObject_CallOneArg(self->options_key, options) : PyTuple_New(0);
+    obj = options != NULL ? options_item(options) : PyTuple_New(0);
     if (obj == NULL)
         goto fail;
     PyTuple_SET_ITEM(*key, 1 + n, obj);
@@ -430,7 +462,7 @@ static PyObject *Accel_vectorcall(PyObject *op, PyObject *const *args, size_t na
 
 static const char *accel_kwlist[] = {
     "py", "names", "defaults", "required", "constexpr", "fn", "entries", "hit", "tensor", "float_key",
-    "value_key", "tuples", "constexpr_key", "options_key", "injected", "instrumentation", "driver_config",
+    "value_key", "tuples", "constexpr_key", "injected", "instrumentation", "driver_config",
     "driver_attr", "driver", "get_device", "get_stream", "hooks", "hook_chains", "stages_hook", "verify", NULL};
 
 static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -440,10 +472,10 @@ static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     self->vectorcall = Accel_vectorcall;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "OO!O!OO!OO!OOOOOOOOnOUOOOOppO:Accel", (char **)accel_kwlist, &self->py, &PyTuple_Type,
+            args, kwds, "OO!O!OO!OO!OOOOOOOnOUOOOOppO:Accel", (char **)accel_kwlist, &self->py, &PyTuple_Type,
             &self->names, &PyTuple_Type, &self->defaults, &self->required, &PyTuple_Type, &self->constexpr,
             &self->fn, &PyDict_Type, &self->entries, &self->hit, &self->tensor, &self->float_key,
-            &self->value_key, &self->tuples, &self->constexpr_key, &self->options_key, &self->injected,
+            &self->value_key, &self->tuples, &self->constexpr_key, &self->injected,
             &self->instrumentation, &self->driver_config, &self->driver_attr, &self->driver,
             &self->get_device, &self->get_stream, &self->hooks, &self->hook_chains, &self->stages_hook,
             &self->verify)) {
@@ -455,7 +487,7 @@ static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->n = PyTuple_GET_SIZE(self->names);
     PyObject **refs[] = {&self->py, &self->names, &self->defaults, &self->required, &self->constexpr, &self->fn,
                          &self->entries, &self->hit, &self->tensor, &self->float_key, &self->value_key,
-                         &self->tuples, &self->constexpr_key, &self->options_key, &self->injected,
+                         &self->tuples, &self->constexpr_key, &self->injected,
                          &self->driver_config, &self->driver_attr, &self->driver, &self->get_device,
                          &self->get_stream, &self->hooks, &self->verify};
     for (size_t r = 0; r < sizeof(refs) / sizeof(refs[0]); r++)
@@ -493,7 +525,6 @@ static int Accel_traverse(Accel *self, visitproc visit, void *arg)
     Py_VISIT(self->value_key);
     Py_VISIT(self->tuples);
     Py_VISIT(self->constexpr_key);
-    Py_VISIT(self->options_key);
     Py_VISIT(self->injected);
     Py_VISIT(self->driver_config);
     Py_VISIT(self->driver_attr);
@@ -521,7 +552,6 @@ static int Accel_clear(Accel *self)
     Py_CLEAR(self->value_key);
     Py_CLEAR(self->tuples);
     Py_CLEAR(self->constexpr_key);
-    Py_CLEAR(self->options_key);
     Py_CLEAR(self->injected);
     Py_CLEAR(self->driver_config);
     Py_CLEAR(self->driver_attr);
@@ -604,15 +634,16 @@ static PyTypeObject AccelType = {
 };
 
 /* launch(kernel, grid, *args, **kwargs): tritoncompat.launch with its dispatch in C. A kernel
- * whose launcher is an Accel gets its plain hits served without a Python frame; everything else
- * (stream=/device=, no Accel, a binding problem) goes to the Python launch() it wraps, and a
- * bound launch the Accel does not serve goes to the Accel's Python launcher, as launch() would
- * send it. */
+ * whose launcher is an Accel gets its plain hits served without a Python frame; a bound launch
+ * the Accel does not serve goes to the Accel's Python launcher, and a launcher that is a Python
+ * function is called directly, as launch() would call them; everything else (stream=/device=, no
+ * launcher yet, a binding problem) goes to the Python launch() this wraps. */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
-    PyObject *py;   /* tritoncompat._launch.launch */
+    PyObject *py;   /* tritoncompat._launch.launch (or fast_launch, for patched kernel[grid]) */
     PyObject *attr; /* where a kernel keeps its launcher (_launch.ATTR) */
+    int placement;  /* stream= / device= are launch()'s (not the patched kernel[grid]'s) */
 } Launch;
 
 static PyObject *str_stream, *str_device;
@@ -626,7 +657,7 @@ static PyObject *Launch_vectorcall(PyObject *op, PyObject *const *args, size_t n
 
     if (nargs < 2)
         goto python;
-    if (kwnames != NULL)
+    if (kwnames != NULL && self->placement)
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(kwnames); j++) {
             PyObject *name = PyTuple_GET_ITEM(kwnames, j);
             if (PyUnicode_Compare(name, str_stream) == 0 || PyUnicode_Compare(name, str_device) == 0)
@@ -641,6 +672,24 @@ static PyObject *Launch_vectorcall(PyObject *op, PyObject *const *args, size_t n
     fast = PyDict_GetItemWithError(dict, self->attr);
     Py_XINCREF(fast);
     Py_DECREF(dict);
+    if (fast != NULL && PyFunction_Check(fast)) {
+        /* a Python launcher (a memo, a forwarder, a 2.x / 3.0 launcher): called as launch() calls
+         * it; a TypeError with no traceback at all was raised binding the call, before any of its
+         * code ran, and launch() turns that into Triton's own error */
+        result = PyObject_Vectorcall(fast, args + 1, nargs - 1, kwnames);
+        Py_DECREF(fast);
+        if (result == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            if (tb == NULL) {
+                Py_XDECREF(type);
+                Py_XDECREF(value);
+                goto python;
+            }
+            PyErr_Restore(type, value, tb);
+        }
+        return result;
+    }
     if (fast == NULL || Py_TYPE(fast) != &AccelType) {
         Py_XDECREF(fast);
         PyErr_Clear();
@@ -659,7 +708,8 @@ python:
 static PyObject *Launch_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     PyObject *py, *attr;
-    if (!PyArg_ParseTuple(args, "OU:Launch", &py, &attr))
+    int placement = 1;
+    if (!PyArg_ParseTuple(args, "OU|p:Launch", &py, &attr, &placement))
         return NULL;
     Launch *self = (Launch *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -669,6 +719,7 @@ static PyObject *Launch_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Py_INCREF(attr);
     self->py = py;
     self->attr = attr;
+    self->placement = placement;
     return (PyObject *)self;
 }
 

@@ -175,6 +175,8 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
                                              batch, rounds, busy, sync))
             if gpu:
                 timings["graph"] = _graph_replay(kernel, grid, args, kwargs, batch, rounds, busy)
+            if label == "7 args":
+                results["parts"] = _parts(kernel, grid, args, kwargs, batch, rounds, busy, sync)
             floor = timings["floor"]["median_us"]
             native = timings["native"]["median_us"]
             results["cases"][label] = {
@@ -191,6 +193,30 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
             fake_driver.uninstall()
     results["cache_info"] = tritoncompat.cache_info()._asdict()
     return results
+
+
+def _parts(kernel, grid, args, kwargs, batch, rounds, busy, sync) -> Dict[str, Any]:
+    """What a hit of ``launch()`` spends beyond the floor, piece by piece (3.3+ launchers): the
+    device and stream reads Triton does per launch, the injected options, and the whole fast key
+    (binding, device read, injected options, one item per argument) as the accelerator builds it."""
+    from . import _launch
+
+    fast = vars(kernel).get(_launch.ATTR)
+    py = getattr(fast, "py", fast)
+    ns = getattr(py, "__globals__", {})
+    if "_tc_get_device" not in ns:
+        return {}
+    get_device, get_stream = ns["_tc_get_device"], ns["_tc_get_stream"]
+    dev = get_device()
+    fns: Dict[str, Callable[[], Any]] = {"empty call": lambda: None, "device": get_device,
+                                         "stream": lambda: get_stream(dev)}
+    if "_tc_injected" in ns:
+        injected = ns["_tc_injected"]
+        fns["injected options"] = lambda: injected({})
+    if hasattr(fast, "key"):
+        fns["fast key (C)"] = lambda: fast.key(grid, *args, **kwargs)
+    fns["launch() via the Python launcher"] = lambda: py(grid, *args, **kwargs)
+    return {name: t["median_us"] for name, t in _time_batches(fns, batch, rounds, busy, sync).items()}
 
 
 def _autotune_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]:
@@ -267,6 +293,8 @@ def format_table(results: Dict[str, Any]) -> str:
         cells = "".join(f"{t[n]['median_us']:>8.2f} ({t[n]['min_us']:>5.2f})" if n in t else f"{'-':>16}" for n in names)
         rows.append(f"{label:<9}{cells}{case['launch_over_floor']:>14.3f}{case['patched_over_floor']:>15.3f}"
                     f"{case['native_over_launch']:>15.2f}{case['native_over_patched']:>16.2f}")
+    if results.get("parts"):
+        rows.append("7 args, parts of a hit (us): " + ", ".join(f"{k} {v:.2f}" for k, v in results["parts"].items()))
     tuned = results.get("autotune")
     if tuned:
         t = tuned["timings"]

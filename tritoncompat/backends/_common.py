@@ -269,7 +269,7 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, s
         defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names), required=required,
         constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel, entries=d.cache.entries,
         hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key, tuples=True,
-        constexpr_key=constexpr_key, options_key=options_key, injected=ns_injected, **spec)
+        constexpr_key=constexpr_key, injected=ns_injected, **spec)
 
 
 def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:
@@ -482,9 +482,13 @@ def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any
     """``JITFunction.run`` and ``JITFunction.__getitem__`` replacements for ``patch()`` (3.x:
     ``run(self, *args, grid, warmup, **kwargs)``; ``__getitem__`` returns a callable taking the
     launch's arguments)."""
+    from .. import _accel
     from .._launch import ATTR, fast_launch, resolve
 
     compiling = is_compiling_function()
+    accel = _accel.load()
+    # fast_launch with its dispatch in C (binding errors become Triton's own, as through launch())
+    dispatch = accel.Launch(fast_launch, ATTR, False) if accel is not None else None
     native_getitem = next(vars(k)["__getitem__"] for k in jit_function.__mro__ if "__getitem__" in vars(k))
 
     def patched_run(self, *args, grid, warmup, **kwargs):
@@ -499,6 +503,8 @@ def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any
         if compiling():  # torch.compile tracing: Dynamo must see Triton's own call
             return native_getitem(self, grid)
         # kernel[grid](...) straight into the fast launcher: no run frame, no kwargs dict.
+        if dispatch is not None:
+            return partial(dispatch, self, grid)
         try:
             return partial(vars(self)[ATTR], grid)
         except KeyError:
