@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import torch
-import triton
 from hypothesis import given
 from hypothesis import strategies as st
 
