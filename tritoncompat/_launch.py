@@ -124,9 +124,9 @@ def status() -> Dict[str, Any]:
 def _accel_state(sel: _Selection) -> str:
     from . import _accel
 
-    if sel.module is None or sel.module.NAME != "v3_3":
-        return "off (only the v3_3 backend has one)"
-    _accel.load()
+    module = _accel.load()
+    if module is not None and (sel.module is None or sel.module.NAME != "v3_3"):
+        return f"dispatch only: hits are served in C by the v3_3 backend (3.3+) alone; {_accel.state()}"
     return _accel.state()
 
 
