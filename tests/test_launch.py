@@ -262,7 +262,7 @@ def test_grid_errors_propagate_unchanged(fake_cuda):
     for launcher in (lambda g: kernel[g](x, out, 1000, 3, 2.5), lambda g: tritoncompat.launch(kernel, g, x, out, 1000, 3, 2.5)):
         with pytest.raises(ZeroDivisionError, match="grid"):
             launcher(bad_grid)
-    for bad in (("a",), (), 8):  # what a real launcher rejects; the fake may accept some
+    for bad in (("a",), (), 8, {"x": 1}):  # what a real launcher rejects; the fake may accept some
         try:
             kernel[bad](x, out, 1000, 3, 2.5)
         except Exception as native:

@@ -387,9 +387,17 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
     /* _tc_grid[0], _tc_grid[1] if _tc_n > 1 else 1, _tc_grid[2] if _tc_n > 2 else 1 */
     if ((glen = PyObject_Length(grid)) < 0)
         goto done;
-    for (int d = 0; d < 3; d++)
-        if ((g[d] = d == 0 || d < glen ? PySequence_GetItem(grid, d) : PyLong_FromLong(1)) == NULL)
+    for (int d = 0; d < 3; d++) {
+        if (d == 0 || d < glen) { /* grid[d], as the Python launcher indexes it (any mapping too) */
+            PyObject *index = PyLong_FromLong(d);
+            g[d] = index == NULL ? NULL : PyObject_GetItem(grid, index);
+            Py_XDECREF(index);
+        } else {
+            g[d] = PyLong_FromLong(1);
+        }
+        if (g[d] == NULL)
             goto done;
+    }
     launch_args[0] = g[0];
     launch_args[1] = g[1];
     launch_args[2] = g[2];

@@ -72,8 +72,8 @@ def style_of(autotuner_type: type) -> Optional[Style]:
 class _Plan:
     """One call layout ``(n positional, *keyword names)``: its generated memo-key function (the
     dtype of every exact tensor and the type of every plain scalar argument, then the values of
-    the tuning-key arguments), the keywords that name parameters (in the call's order), and the
-    memo entries of that layout."""
+    the tuning-key arguments; with the tuner's ``nargs`` dict for the call), the keywords that
+    name parameters (in the call's order), and the memo entries of that layout."""
 
     __slots__ = ("key", "params", "entries")
 
@@ -110,7 +110,7 @@ class Memo:
         layout = (len(args), *kwargs)
         plan = self.plans[layout] if layout in self.plans else self._plan(layout)
         try:
-            mkey = plan.key(args, kwargs)
+            mkey, nargs = plan.key(args, kwargs)
             entry = plan.entries.get(mkey)
         except (KeyError, TypeError, AttributeError):  # no plan, an unsupported type, an unhashable key value
             return self.original_run(self.tuner, *args, **kwargs)
@@ -120,7 +120,7 @@ class Memo:
         tkey, config, prefix, suffix, options = entry
         if (tuner.cache.get(tkey) if tkey is not None else tuner.configs[0]) is not config or config.pre_hook is not None:
             return self._miss(mkey, plan, args, kwargs)
-        tuner.nargs = nargs = dict(zip(tuner.arg_names, args))
+        tuner.nargs = nargs  # dict(zip(tuner.arg_names, args)), as Triton sets it
         tuner.best_config = config
         if self.direct:
             if self.heuristics:  # Heuristics.run, then the kernel's fast launch
@@ -152,7 +152,9 @@ class Memo:
             if keys is not None:
                 items = [f"(v.dtype if type(v := {source[name]}) is _T else _S[type(v)])" for name in passed]
                 items += [source[name] for name in keys]
-                lines = ["def memo_key(args, kwargs):", f"    return ({', '.join(items)},)"]
+                # the memo key, and the tuner's nargs (its arg_names zipped with the positional args)
+                nargs = ", ".join(f"{name!r}: args[{i}]" for i, name in enumerate(arg_names[:n]))
+                lines = ["def memo_key(args, kwargs):", f"    return ({', '.join(items)},), {{{nargs}}}"]
                 key = _codegen.make_function("memo_key", lines, {"_T": self.tensor, "_S": _SCALARS},
                                              f"autotune memo key {self.tuner.fn!r} {layout!r}")
                 plan = _Plan(key, tuple(params))
