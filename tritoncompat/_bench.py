@@ -197,8 +197,10 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
 
 def _parts(kernel, grid, args, kwargs, batch, rounds, busy, sync) -> Dict[str, Any]:
     """What a hit of ``launch()`` spends beyond the floor, piece by piece (3.3+ launchers): the
-    device and stream reads Triton does per launch, the injected options, and the whole fast key
-    (binding, device read, injected options, one item per argument) as the accelerator builds it."""
+    device and stream reads Triton does per launch, the injected options, the whole fast key
+    (binding, device read, injected options, one item per argument) as the accelerator builds it,
+    and a whole hit through the kernel's launcher, in C and in its generated Python launcher
+    (both called directly: no ``launch()`` in front)."""
     from . import _launch
 
     fast = vars(kernel).get(_launch.ATTR)
@@ -215,7 +217,8 @@ def _parts(kernel, grid, args, kwargs, batch, rounds, busy, sync) -> Dict[str, A
         fns["injected options"] = lambda: injected({})
     if hasattr(fast, "key"):
         fns["fast key (C)"] = lambda: fast.key(grid, *args, **kwargs)
-    fns["launch() via the Python launcher"] = lambda: py(grid, *args, **kwargs)
+        fns["hit in C"] = lambda: fast(grid, *args, **kwargs)
+    fns["hit in the Python launcher"] = lambda: py(grid, *args, **kwargs)
     return {name: t["median_us"] for name, t in _time_batches(fns, batch, rounds, busy, sync).items()}
 
 
