@@ -1,4 +1,4 @@
-/* tritoncompat's optional accelerator: the cache-hit path of a 3.3 - 3.9 generated launcher, in C.
+/* tritoncompat's optional accelerator: the cache-hit path of a 3.x generated launcher, in C.
  *
  * An ``Accel`` object wraps one kernel's generated Python launcher (``py``) and is installed in
  * its place. A call first tries the plain hit in C: bind the arguments to the kernel's
@@ -26,7 +26,7 @@
 #define MAX_PARAMS 256
 
 static PyObject *str_data_ptr, *str_dtype, *str_enter, *str_exit, *str_calls, *str_stages, *str_pre_run_hooks,
-    *str_device_caches, *str_used_global_vals, *str_tc_prefix;
+    *str_used_global_vals, *str_tc_prefix;
 
 typedef struct {
     PyObject_HEAD
@@ -53,6 +53,9 @@ typedef struct {
     int hook_chains;         /* 3.5+: HookChain objects, idle when both have no .calls */
     int stages_hook;         /* 3.7+: add_stages_inspection_hook sends launches native */
     PyObject *verify;        /* None, or verify(entry, dev, grid, args, options) */
+    PyObject *native_attr;   /* where Triton keeps its compiled kernels per device: device_caches (3.3+), cache (3.0-3.2) */
+    int nested;              /* 3.3+: a device's entry is a tuple, its [0] the {key: kernel} dict; 3.0-3.2: the dict */
+    PyObject *launched;      /* tuple of bools: which parameters the launcher takes (3.0-3.2: no constexprs) */
     PyObject *empty_dict;    /* the options of a launch that passed none (never mutated) */
 } Accel;
 
@@ -320,7 +323,7 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
      * own cache must still hold the container and, in it, the compiled kernel */
     if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 6)
         return 0;
-    if ((obj = PyObject_GetAttr(self->fn, str_device_caches)) == NULL)
+    if ((obj = PyObject_GetAttr(self->fn, self->native_attr)) == NULL)
         return -1;
     held = PyDict_Check(obj) ? PyDict_GetItemWithError(obj, dev) : NULL; /* .get(): no __missing__ */
     Py_DECREF(obj);
@@ -328,9 +331,14 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
         return PyErr_Occurred() ? -1 : 0;
     if (held != PyTuple_GET_ITEM(entry, 2))
         return 0;
-    if (!PyTuple_Check(held) || PyTuple_GET_SIZE(held) < 1 || !PyDict_Check(PyTuple_GET_ITEM(held, 0)))
+    if (self->nested) {
+        if (!PyTuple_Check(held) || PyTuple_GET_SIZE(held) < 1)
+            return 0;
+        held = PyTuple_GET_ITEM(held, 0);
+    }
+    if (!PyDict_Check(held))
         return 0;
-    held = PyDict_GetItemWithError(PyTuple_GET_ITEM(held, 0), PyTuple_GET_ITEM(entry, 1));
+    held = PyDict_GetItemWithError(held, PyTuple_GET_ITEM(entry, 1));
     if (held == NULL)
         return PyErr_Occurred() ? -1 : 0;
     if (held != PyTuple_GET_ITEM(entry, 0))
@@ -349,7 +357,7 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
 static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyObject *dev, PyObject *entry,
                             PyObject *grid)
 {
-    Py_ssize_t n = self->n, i, glen;
+    Py_ssize_t n = self->n, i, glen, nlaunched = 0;
     PyObject *obj, *stream, *g[3] = {NULL, NULL, NULL}, *launch_args[MAX_PARAMS + 9], *result = NULL;
 
     if ((obj = PyObject_CallNoArgs(self->hit)) == NULL)
@@ -406,8 +414,9 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
     launch_args[5] = PyTuple_GET_ITEM(entry, 5);
     launch_args[6] = launch_args[7] = launch_args[8] = Py_None;
     for (i = 0; i < n; i++)
-        launch_args[9 + i] = vals[i];
-    if ((obj = PyObject_Vectorcall(PyTuple_GET_ITEM(entry, 3), launch_args, 9 + n, NULL)) == NULL)
+        if (PyTuple_GET_ITEM(self->launched, i) == Py_True)
+            launch_args[9 + nlaunched++] = vals[i];
+    if ((obj = PyObject_Vectorcall(PyTuple_GET_ITEM(entry, 3), launch_args, 9 + nlaunched, NULL)) == NULL)
         goto done;
     Py_DECREF(obj);
     result = PyTuple_GET_ITEM(entry, 0);
@@ -471,7 +480,8 @@ static PyObject *Accel_vectorcall(PyObject *op, PyObject *const *args, size_t na
 static const char *accel_kwlist[] = {
     "py", "names", "defaults", "required", "constexpr", "fn", "entries", "hit", "tensor", "float_key",
     "value_key", "tuples", "constexpr_key", "injected", "instrumentation", "driver_config",
-    "driver_attr", "driver", "get_device", "get_stream", "hooks", "hook_chains", "stages_hook", "verify", NULL};
+    "driver_attr", "driver", "get_device", "get_stream", "hooks", "hook_chains", "stages_hook", "verify",
+    "native_attr", "nested", "launched", NULL};
 
 static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -480,13 +490,13 @@ static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     self->vectorcall = Accel_vectorcall;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "OO!O!OO!OO!OOOOOOOnOUOOOOppO:Accel", (char **)accel_kwlist, &self->py, &PyTuple_Type,
+            args, kwds, "OO!O!OO!OO!OOOOOOOnOUOOOOppOUpO!:Accel", (char **)accel_kwlist, &self->py, &PyTuple_Type,
             &self->names, &PyTuple_Type, &self->defaults, &self->required, &PyTuple_Type, &self->constexpr,
             &self->fn, &PyDict_Type, &self->entries, &self->hit, &self->tensor, &self->float_key,
             &self->value_key, &self->tuples, &self->constexpr_key, &self->injected,
             &self->instrumentation, &self->driver_config, &self->driver_attr, &self->driver,
             &self->get_device, &self->get_stream, &self->hooks, &self->hook_chains, &self->stages_hook,
-            &self->verify)) {
+            &self->verify, &self->native_attr, &self->nested, &PyTuple_Type, &self->launched)) {
         /* the pointers are borrowed until the end of this function: forget them */
         memset((char *)self + offsetof(Accel, py), 0, sizeof(Accel) - offsetof(Accel, py));
         Py_DECREF(self);
@@ -497,12 +507,13 @@ static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                          &self->entries, &self->hit, &self->tensor, &self->float_key, &self->value_key,
                          &self->tuples, &self->constexpr_key, &self->injected,
                          &self->driver_config, &self->driver_attr, &self->driver, &self->get_device,
-                         &self->get_stream, &self->hooks, &self->verify};
+                         &self->get_stream, &self->hooks, &self->verify, &self->native_attr, &self->launched};
     for (size_t r = 0; r < sizeof(refs) / sizeof(refs[0]); r++)
         Py_INCREF(*refs[r]);
     self->empty_dict = PyDict_New();
     if (self->empty_dict == NULL || PyTuple_GET_SIZE(self->defaults) != self->n ||
-        PyTuple_GET_SIZE(self->constexpr) != self->n || self->n > MAX_PARAMS || self->instrumentation > 0 ||
+        PyTuple_GET_SIZE(self->constexpr) != self->n || PyTuple_GET_SIZE(self->launched) != self->n ||
+        self->n > MAX_PARAMS || self->instrumentation > 0 ||
         !PyCallable_Check(self->py)) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "Accel: inconsistent parameters");
@@ -541,6 +552,8 @@ static int Accel_traverse(Accel *self, visitproc visit, void *arg)
     Py_VISIT(self->get_stream);
     Py_VISIT(self->hooks);
     Py_VISIT(self->verify);
+    Py_VISIT(self->native_attr);
+    Py_VISIT(self->launched);
     Py_VISIT(self->empty_dict);
     return 0;
 }
@@ -568,6 +581,8 @@ static int Accel_clear(Accel *self)
     Py_CLEAR(self->get_stream);
     Py_CLEAR(self->hooks);
     Py_CLEAR(self->verify);
+    Py_CLEAR(self->native_attr);
+    Py_CLEAR(self->launched);
     Py_CLEAR(self->empty_dict);
     return 0;
 }
@@ -819,7 +834,6 @@ PyMODINIT_FUNC PyInit__accel_c(void)
     INTERN(str_calls, "calls");
     INTERN(str_stages, "add_stages_inspection_hook");
     INTERN(str_pre_run_hooks, "pre_run_hooks");
-    INTERN(str_device_caches, "device_caches");
     INTERN(str_used_global_vals, "used_global_vals");
     INTERN(str_tc_prefix, "_tc_");
     INTERN(str_stream, "stream");

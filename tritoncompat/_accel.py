@@ -1,5 +1,5 @@
 """The optional accelerator: ``_accel.c``, compiled on first use, serves the plain cache hits of
-3.3 - 3.9 generated launchers in C (see the C file's header for what it does and does not do).
+3.0 - 3.9 generated launchers in C (see the C file's header for what it does and does not do).
 
 It is built the way Triton builds its own launchers: with the C compiler (``$CC``, else ``cc`` /
 ``gcc`` / ``clang``) and the Python headers, into a cache directory (``TRITONCOMPAT_CACHE_DIR``,

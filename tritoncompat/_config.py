@@ -17,7 +17,7 @@ ENV_VARS = {
     "TRITONCOMPAT_STRICT": "1: an unsupported release raises instead of falling back",
     "TRITONCOMPAT_VERIFY": "1: every fast hit is checked against Triton's own key computation",
     "TRITONCOMPAT_MAX_ENTRIES": "fast-key entries kept per kernel and device (default 1024)",
-    "TRITONCOMPAT_ACCEL": "0: keep the 3.3+ hit path in Python (no compiled accelerator)",
+    "TRITONCOMPAT_ACCEL": "0: keep the hit path in Python (no compiled accelerator)",
     "TRITONCOMPAT_CACHE_DIR": "where the compiled accelerator is built (default ~/.cache/tritoncompat)",
 }
 

@@ -125,8 +125,8 @@ def _accel_state(sel: _Selection) -> str:
     from . import _accel
 
     module = _accel.load()
-    if module is not None and (sel.module is None or sel.module.NAME != "v3_3"):
-        return f"dispatch only: hits are served in C by the v3_3 backend (3.3+) alone; {_accel.state()}"
+    if module is not None and (sel.module is None or sel.module.NAME not in ("v3_0", "v3_3")):
+        return f"dispatch only: hits are served in C on 3.0+ (v3_0, v3_3) alone; {_accel.state()}"
     return _accel.state()
 
 

@@ -246,12 +246,14 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
     return Draft(names, constexprs, cache, ns, sig, args_tuple, key)
 
 
-def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, spec: Dict[str, Any]) -> Any:
-    """``fast`` (a generated 3.3+ launcher) wrapped by the compiled accelerator, which serves its
+def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, launch_constexprs: bool,
+               spec: Dict[str, Any]) -> Any:
+    """``fast`` (a generated 3.x launcher) wrapped by the compiled accelerator, which serves its
     plain hits in C with the same key (``_accel.c``); ``fast`` itself when the accelerator is off.
 
     ``injected``: how many options the release injects (the key ends with their ``(value, type)``
-    pairs, computed by a generated function from the same expressions); ``spec``: the
+    pairs, computed by a generated function from the same expressions); ``launch_constexprs``:
+    the compiled kernel's launcher takes the constexpr arguments too (3.3+); ``spec``: the
     release-specific checks, as ``_accel.Accel`` takes them.
     """
     from .. import _accel
@@ -268,8 +270,9 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, s
         py=fast, names=tuple(d.names),
         defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names), required=required,
         constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel, entries=d.cache.entries,
-        hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key, tuples=True,
-        constexpr_key=constexpr_key, injected=ns_injected, **spec)
+        hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key,
+        constexpr_key=constexpr_key, injected=ns_injected,
+        launched=tuple(launch_constexprs or name not in d.constexprs for name in d.names), **spec)
 
 
 def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:
