@@ -294,7 +294,7 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
             else
                 idle = !truth;
         }
-    } else { /* 3.3-3.4: None when not installed */
+    } else { /* 3.0-3.4: None when not installed */
         idle = enter == Py_None && exit_ == Py_None;
     }
     Py_DECREF(enter);
