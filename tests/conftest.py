@@ -49,6 +49,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="no CUDA GPU on this machine (GPU tests run on the H100 machine)"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _triton_release(record_testsuite_property):
+    """The Triton release under test, in the junit XML (``.ci/run``'s summary shows it)."""
+    from importlib import metadata
+
+    try:
+        release = metadata.version("triton")
+    except metadata.PackageNotFoundError:
+        release = "-"
+    record_testsuite_property("triton", release)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_tritoncompat():
     """Every test starts from a re-read environment, an unpatched Triton and zeroed counters."""
