@@ -198,6 +198,7 @@ class Draft(NamedTuple):
     sig: List[str]  # the generated def's parameters
     args_tuple: str  # source of the tuple of every parameter
     key: List[str]  # source of the fast key's items: device, parameters, options, injected values
+    tuples: bool  # tuple arguments are specialised per item (3.3+)
 
 
 def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries: int, tuples: bool) -> Any:
@@ -243,18 +244,20 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
         key.append(f"({local} := {expr.replace('kwargs.', '_tc_options.').replace('self.', '_tc_fn.')})")
         key.append(f"type({local})")
     args_tuple = f"({', '.join(names)},)" if names else "()"
-    return Draft(names, constexprs, cache, ns, sig, args_tuple, key)
+    return Draft(names, constexprs, cache, ns, sig, args_tuple, key, tuples)
 
 
 def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, launch_constexprs: bool,
-               spec: Dict[str, Any]) -> Any:
+               verify: bool, spec: Dict[str, Any]) -> Any:
     """``fast`` (a generated 3.x launcher) wrapped by the compiled accelerator, which serves its
     plain hits in C with the same key (``_accel.c``); ``fast`` itself when the accelerator is off.
 
     ``injected``: how many options the release injects (the key ends with their ``(value, type)``
     pairs, computed by a generated function from the same expressions); ``launch_constexprs``:
-    the compiled kernel's launcher takes the constexpr arguments too (3.3+); ``spec``: the
-    release-specific checks, as ``_accel.Accel`` takes them.
+    the compiled kernel's launcher takes the constexpr arguments too (3.3+); ``verify``:
+    ``TRITONCOMPAT_VERIFY``; ``spec``: the release-specific checks, as ``_accel.Accel`` takes
+    them. The driver, its device/stream functions and the verifier are the ones ``fast`` uses
+    (its namespace's ``_tc_driver_config``, ``_tc_driver``, ``_tc_get_device``, ...).
     """
     from .. import _accel
 
@@ -270,8 +273,10 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
         py=fast, names=tuple(d.names),
         defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names), required=required,
         constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel, entries=d.cache.entries,
-        hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key,
-        constexpr_key=constexpr_key, injected=ns_injected,
+        hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key, tuples=d.tuples,
+        constexpr_key=constexpr_key, injected=ns_injected, driver_config=ns["_tc_driver_config"],
+        driver=ns["_tc_driver"], get_device=ns["_tc_get_device"], get_stream=ns["_tc_get_stream"],
+        verify=ns["_tc_verify"] if verify else None,
         launched=tuple(launch_constexprs or name not in d.constexprs for name in d.names), **spec)
 
 

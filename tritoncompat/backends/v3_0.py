@@ -138,11 +138,9 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     ]
     fast = _codegen.make_function(kernel.fn.__name__, lines, ns,
                                   f"launcher {kernel.fn.__qualname__} triton-{triton.__version__}")
-    return _common.accelerate(fast, kernel, d, len(_INJECTED), False, {
-        "tuples": False, "native_attr": "cache", "nested": False, "instrumentation": 0,
-        "driver_config": _driver_config, "driver_attr": "active", "driver": drv, "get_device": get_device,
-        "get_stream": get_stream, "hooks": CompiledKernel, "hook_chains": False, "stages_hook": False,
-        "verify": state.verify if verify else None})
+    return _common.accelerate(fast, kernel, d, len(_INJECTED), False, verify, {
+        "native_attr": "cache", "nested": False, "instrumentation": 0, "driver_attr": "active",
+        "hooks": CompiledKernel, "hook_chains": False, "stages_hook": False})
 
 
 class _State(_common.JitState):

@@ -142,12 +142,9 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     ]
     fast = _codegen.make_function(kernel.fn.__name__, lines, ns,
                                   f"launcher {kernel.fn.__qualname__} triton-{triton.__version__}")
-    return _common.accelerate(fast, kernel, d, len(_INJECTED), True, {
-        "tuples": True, "native_attr": "device_caches", "nested": True,
-        "instrumentation": _INSTRUMENTATION_INDEX or 0, "driver_config": _driver_config,
-        "driver_attr": _DRIVER_ATTR, "driver": drv, "get_device": get_device, "get_stream": get_stream,
-        "hooks": _HOOKS, "hook_chains": _HOOK_CHAINS, "stages_hook": _STAGES_HOOK,
-        "verify": state.verify if verify else None})
+    return _common.accelerate(fast, kernel, d, len(_INJECTED), True, verify, {
+        "native_attr": "device_caches", "nested": True, "instrumentation": _INSTRUMENTATION_INDEX or 0,
+        "driver_attr": _DRIVER_ATTR, "hooks": _HOOKS, "hook_chains": _HOOK_CHAINS, "stages_hook": _STAGES_HOOK})
 
 
 class _State(_common.JitState):
