@@ -83,9 +83,11 @@ def test_device_and_stream_reach_the_launcher(fake_cuda):
 def _state():
     """Everything the fake replaces, by identity."""
     if V >= (3, 0):
-        return dict(vars(sys.modules["triton.runtime.driver"].driver))
+        from triton.backends import backends
+        return [dict(vars(sys.modules["triton.runtime.driver"].driver)), dict(backends)]
     jit, comp = sys.modules["triton.runtime.jit"], sys.modules["triton.compiler.compiler"]
-    state = [vars(sys.modules["triton.runtime.driver"].driver)["_obj"], jit.JITFunction.__dict__["_device_of"]]
+    proxy = vars(sys.modules["triton.runtime.driver"].driver)
+    state = [proxy["_obj"], proxy["_init_fn"], jit.JITFunction.__dict__["_device_of"]]
     if V >= (2, 3):
         import triton.compiler.backends.cuda as cuda_backend
         return state + [cuda_backend.make_stub]
@@ -113,6 +115,32 @@ def test_uninstall_restores_everything():
     # (reading driver.active would have set _default/_active)
     assert _same(_state(), before)
     assert (len(inner.calls), len(outer.calls)) == (1, 1)
+
+
+def _driver_slot():
+    """What Triton holds as its driver object right now, read without creating one."""
+    config = vars(sys.modules["triton.runtime.driver"].driver)
+    if V < (3, 0):
+        return config["_obj"]                       # 2.x: the LazyProxy's target
+    if "_active" in config:
+        return config["_active"]                    # 3.5+: None until driver.active creates it
+    return vars(config["active"]).get("_obj")       # 3.0-3.4: the LazyProxy's target
+
+
+def test_triton_creates_the_fake_driver_lazily_on_first_use():
+    # As in a fresh process: installing creates no driver; Triton creates it when it first needs
+    # one (a launch, or driver.active on 3.x), once, and keeps it.
+    with FakeCuda() as fc:
+        assert fc.drivers_created == 0 and fc.driver is None and _driver_slot() is None
+        kern = make_axpb()
+        assert fc.drivers_created == 0
+        launch(kern, 1000)
+        assert fc.drivers_created == 1 and _driver_slot() is fc.driver
+        launch(kern, 1000)
+        if V >= (3, 0):
+            active = sys.modules["triton.runtime.driver"].driver.active
+            assert active is fc.driver or vars(active).get("_obj") is fc.driver   # 3.0-3.4: the LazyProxy
+        assert fc.drivers_created == 1 and len(fc.calls) == 2
 
 
 def test_kernels_outlive_their_fake():

@@ -34,7 +34,7 @@ import threading
 from functools import lru_cache, partial
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from . import _codegen, _launch
+from . import _cache, _codegen, _launch
 
 __all__ = ["memo_for", "launcher", "heuristics_launcher", "original_run", "patch_targets", "MEMO_ATTR"]
 
@@ -215,7 +215,12 @@ def memo_for(tuner: Any, original_run: Any) -> Optional[Memo]:
     style = style_of(type(tuner))
     if sel.module is None or style is None or not hasattr(tuner, "cache"):
         return None
-    memo = Memo(tuner, style, original_run, sel.module.is_kernel, sel.config.max_entries)
+    try:
+        memo = Memo(tuner, style, original_run, sel.module.is_kernel, sel.config.max_entries)
+    except Exception as exc:  # tritoncompat's own failure: Triton's own Autotuner.run, counted
+        _launch.warn_build_failed(tuner, exc)
+        _cache.count_fallback(_launch.BUILD_FAILED)
+        return None
     vars(tuner).setdefault(MEMO_ATTR, memo)
     return vars(tuner)[MEMO_ATTR]
 

@@ -138,13 +138,21 @@ def _fake_bench(kernel_call, quantiles=None, **kwargs):
 
 
 class _Driver:
-    """The driver object: the LazyProxy's ``_obj`` on 2.x; passed to ``driver.set_active`` on 3.x."""
+    """The fake driver object. Triton creates it itself, lazily, as it creates its real driver:
+    on 3.x from its backend registry (``triton.backends.backends``, where install() puts this
+    class as the ``nvidia`` backend's driver) on the first read of ``driver.active``; on 2.x
+    through the ``LazyProxy``'s init function on its first attribute read. It binds to the fake
+    installed when Triton creates it (``FakeCuda.driver`` is then this object; None before).
+
+    Where it differs from the real driver: it never loads libcuda, its launcher records instead of
+    launching, and its devices and streams are ``FakeCuda``'s (2 devices, sm_90)."""
     CUDA, HIP, backend, binary_ext = 0, 1, 0, "cubin"     # 2.x: DriverBase constants
     launcher_cls = _Launcher
 
-    def __init__(self, fc):
-        self._fc = fc
+    def __init__(self, fc=None):
+        self._fc = fc = _current() if fc is None else fc
         self.utils = _Utils(fc)
+        fc._created.append(self)
 
     @classmethod
     def is_active(cls):
@@ -181,6 +189,14 @@ class _Driver:
     def get_device_interface(self):
         import torch
         return torch.cuda
+
+
+class _InactiveDriver:
+    """The driver of every other backend in the registry while a fake is installed (3.x)."""
+
+    @classmethod
+    def is_active(cls):
+        return False
 
 
 # 2.1/2.2: module-level functions of triton.runtime.jit / triton.compiler.compiler. The fakes
@@ -267,10 +283,19 @@ class FakeCuda:
         self.properties = dict(max_shared_mem=232448, multiprocessor_count=132, max_num_regs=65536,
                                warpSize=32, sm_clock_rate=1980000, mem_clock_rate=2619000,
                                mem_bus_width=5120)
-        self.driver = _Driver(self)
+        self._created = []      # the driver objects Triton created under this fake (lazily, on first use)
         self._arity = _load_binary_arity()
         self._installed = False
         self._saved = None      # what install() replaced (on 3.5+ often None itself)
+
+    @property
+    def driver(self):
+        """The driver object Triton created under this fake; None until Triton first needed one."""
+        return self._created[-1] if self._created else None
+
+    @property
+    def drivers_created(self):
+        return len(self._created)
 
     @property
     def stream(self):
@@ -317,7 +342,8 @@ class FakeCuda:
             return out      # 3.x: driver.set_active does the rest
         jit, comp, drv = (sys.modules[n] for n in
                           ("triton.runtime.jit", "triton.compiler.compiler", "triton.runtime.driver"))
-        out += [(drv.driver, "_obj", self.driver)]     # the LazyProxy's target: utils, backend, ...
+        # The LazyProxy creates the fake on its first attribute read, as it creates the real one.
+        out += [(drv.driver, "_init_fn", _Driver), (drv.driver, "_obj", None)]
         if V >= (2, 3):     # 2.3: everything else goes through the driver; only the stub is built apart
             import triton.compiler.backends.cuda as cuda_backend
             return out + [(cuda_backend, "make_stub", _make_stub)]
@@ -340,15 +366,45 @@ class FakeCuda:
         for owner, name, value in targets:
             setattr(owner, name, value)
         if V >= (3, 0):
-            from triton.runtime import driver
-            # Never read driver.active: on 3.5+ that builds the real driver, which raises on CPU.
-            # 3.0-3.4 keep an "active" LazyProxy; 3.5+ keep "_active" (None until first use).
-            self._saved_driver = vars(driver).get("_active", vars(driver).get("active"))
-            driver.set_active(self.driver)
+            self._install_registry()
         _ACTIVE.append(self)
         _placement.RUNTIMES.append(self)
         self._installed = True
         return self
+
+    def _install_registry(self):
+        """3.x: the fake driver goes where Triton looks for its driver, its backend registry, as
+        the ``nvidia`` backend's driver (other backends' drivers answer inactive), and Triton's
+        ``DriverConfig`` is emptied as in a fresh process, so that Triton creates the fake itself
+        on the first read of ``driver.active``: 3.5+ hold ``_default``/``_active`` (None until
+        first use), 3.0-3.4 a ``default`` ``LazyProxy`` that ``active`` starts as. Never read
+        ``driver.active`` here: on a machine without a GPU that builds the real driver, which raises."""
+        import triton.runtime.driver  # noqa: F401  (the module; triton.runtime.driver is also its DriverConfig)
+        from triton import backends as registry
+
+        driver_module = sys.modules["triton.runtime.driver"]
+        config = driver_module.driver
+        self._saved_registry = dict(registry.backends)
+        for name, entry in self._saved_registry.items():
+            fake = _Driver if name == "nvidia" else _InactiveDriver
+            registry.backends[name] = type(entry)(compiler=entry.compiler, driver=fake)
+        if "nvidia" not in registry.backends:
+            raise RuntimeError("FakeCuda: this Triton has no nvidia backend to stand in for")
+        self._saved_config = dict(vars(config))
+        if "_active" in self._saved_config:       # 3.5+: properties over _default / _active
+            config._default = config._active = None
+        else:                                     # 3.0-3.4: a LazyProxy, as DriverConfig() makes it
+            config.default = driver_module.LazyProxy(driver_module._create_driver)
+            config.active = config.default
+
+    def _uninstall_registry(self):
+        from triton import backends as registry
+
+        driver_module = sys.modules["triton.runtime.driver"]
+        registry.backends.clear()
+        registry.backends.update(self._saved_registry)
+        vars(driver_module.driver).clear()
+        vars(driver_module.driver).update(self._saved_config)
 
     def uninstall(self):
         if not self._installed:
@@ -360,8 +416,7 @@ class FakeCuda:
                 if kernel.module == module:
                     kernel.module = None
         if V >= (3, 0):
-            from triton.runtime import driver
-            driver.set_active(self._saved_driver)
+            self._uninstall_registry()
         for owner, name, value in reversed(self._saved):
             if value is _MISSING:
                 delattr(owner, name)

@@ -9,6 +9,8 @@ tritoncompat does not handle goes through Triton's own path, counted by reason i
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import threading
 import warnings
 import weakref
@@ -158,7 +160,11 @@ def resolve(kernel: Any) -> Callable[..., Any]:
         if type(kernel).__name__ in ("Autotuner", "Heuristics"):
             from . import _autotune
 
-            tuned = (_autotune.launcher if type(kernel).__name__ == "Autotuner" else _autotune.heuristics_launcher)(kernel)
+            make = _autotune.launcher if type(kernel).__name__ == "Autotuner" else _autotune.heuristics_launcher
+            try:
+                tuned = make(kernel)
+            except Exception as exc:  # tritoncompat's own failure: this kernel goes native, as Triton would
+                tuned = _disabled(kernel, exc)
             if tuned is not None:
                 with _selection_lock:
                     _install(kernel, tuned)
@@ -175,12 +181,51 @@ def resolve(kernel: Any) -> Callable[..., Any]:
         with _selection_lock:
             fast = vars(kernel).get(ATTR)
             if fast is None or fast is first_launch:
-                fast = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries,
-                                    sample=(args, kwargs))
+                try:
+                    fast = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries,
+                                        sample=(args, kwargs))
+                except Exception as exc:  # tritoncompat's own failure: this kernel goes native, as Triton would
+                    fast = _disabled(kernel, exc)
                 _install(kernel, fast)
         return fast_launch(kernel, grid, *args, **kwargs)
 
     return first_launch
+
+
+BUILD_FAILED = "fast path disabled: its build failed"
+
+
+def _disabled(kernel: Any, exc: BaseException) -> Callable[..., Any]:
+    """Building the fast path of ``kernel`` raised ``exc``: a failure of tritoncompat's own, never
+    the user's (no argument has been looked at). The kernel goes through Triton's own path from
+    now on, counted under :data:`BUILD_FAILED`, with one warning."""
+    warn_build_failed(kernel, exc)
+    sel = backend()
+    if sel.module is not None and sel.module.is_kernel(kernel):
+        return sel.module.build_forwarder(kernel, BUILD_FAILED)
+    return _native(kernel, BUILD_FAILED)
+
+
+def warn_build_failed(kernel: Any, exc: BaseException) -> None:
+    """The one warning for a kernel whose fast path could not be built."""
+    if id(kernel) not in _warned:
+        _warned.add(id(kernel))
+        warnings.warn(f"tritoncompat: building the fast path of {kernel!r} raised {exc!r}; this kernel now always "
+                      "goes through Triton's own path. Please report this.", TritonCompatWarning,
+                      stacklevel=user_stacklevel())
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside tritoncompat (the
+    user's call), however many of our frames (Python or generated) lie between."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+                                 or frame.f_code.co_filename.startswith("<tritoncompat")):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _install(kernel: Any, fast: Callable[..., Any]) -> None:

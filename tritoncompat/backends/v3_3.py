@@ -53,7 +53,9 @@ _INJECTED: List[Tuple[str, str]] = re.findall(r'^\s*kwargs\["(\w+)"\] = (.+?)\s*
 if not _INJECTED or _INJECTED[0][0] != "debug":
     raise ImportError("JITFunction.run does not inject the debug option as 3.3-3.9 do")
 
-# 3.5+: DriverConfig.active is a property over ``_active``; 3.3-3.4: a plain attribute.
+# 3.5+: DriverConfig.active is a property over ``_active`` (None until the property creates the
+# driver: read only by the per-launch staleness check, after build() read ``active``); 3.3-3.4: a
+# plain attribute.
 _DRIVER_ATTR = "_active" if "_active" in vars(_driver_config) else "active"
 # 3.4+: knobs.runtime holds the launch hooks; 3.3: CompiledKernel class attributes.
 _HOOKS: Any = _knobs.runtime if _knobs is not None else CompiledKernel
@@ -83,8 +85,12 @@ def native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
 
 
 def _driver_functions() -> Tuple[Any, Any, Any]:
-    """The active driver and its device/stream functions, as Triton calls them per launch."""
-    drv = getattr(_driver_config, _DRIVER_ATTR)
+    """The active driver and its device/stream functions, as Triton calls them per launch.
+
+    Read through ``driver.active``, as ``JITFunction.run`` reads it: 3.5+ create the driver there
+    on first use (``_active`` stays None until then, and the first launch of a process may be
+    ours); on 3.3-3.4 it is a ``LazyProxy`` that creates it on its first attribute read."""
+    drv = _driver_config.active
     return (drv, *_common.driver_functions(drv))
 
 
