@@ -2,6 +2,8 @@
 hands it, on a CPU machine (Triton compiles for real; a fake driver records the launcher's
 arguments and gives every compiled kernel its own function handle)."""
 
+import warnings
+
 import pytest
 import torch
 import triton
@@ -385,3 +387,56 @@ def test_tensor_descriptor_arguments_go_native_counted(fake_cuda):
         assert function_of(fake_cuda.calls[-1]) == function_of(native)
     info = tritoncompat.cache_info()
     assert info.hits == 0 and sum(info.fallbacks.values()) == 2, info
+
+
+def _break_build(monkeypatch, where):
+    """Make tritoncompat's own machinery fail while it builds a kernel's fast path."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"a bug while building ({where})")
+
+    if where == "launcher":
+        monkeypatch.setattr(_launch.backend().module, "build", broken)
+    else:  # the accelerator's constructor (3.x with the accelerator on)
+        from tritoncompat import _accel
+
+        module = _accel.load()
+        if module is None or _launch.backend().module.NAME not in ("v3_0", "v3_3"):
+            pytest.skip("the compiled accelerator serves no hit here")
+
+        class Failing:
+            def __getattr__(self, name):
+                return broken if name == "Accel" else getattr(module, name)
+
+        monkeypatch.setattr(_accel, "load", lambda: Failing())
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+@pytest.mark.parametrize("where", ["launcher", "accelerator"])
+def test_a_failure_building_the_fast_path_goes_native(fake_cuda, monkeypatch, where, via):
+    # What crashed the first launch of a process on 3.5+: an exception while the fast path was
+    # being built reached the user. Now the launch goes native, the kernel stays native, counted,
+    # with one warning at the user's line; Triton's own path launches exactly what it would.
+    kernel = corpus.build()["axpb"]
+    x, out = torch.randn(1024), torch.empty(1024)
+    kernel[(8,)](x, out, 1000, 3, 2.5)
+    native = fake_cuda.calls[-1]
+    _break_build(monkeypatch, where)
+
+    def ours():
+        if via == "launch":
+            return tritoncompat.launch(kernel, (8,), x, out, 1000, 3, 2.5)
+        with tritoncompat.patched():
+            return kernel[(8,)](x, out, 1000, 3, 2.5)
+
+    with pytest.warns(tritoncompat.TritonCompatWarning, match=r"a bug while building") as record:
+        ours()
+    assert [w.filename for w in record] == [__file__]  # the user's line, not ours
+    assert_same_launch(fake_cuda.calls[-1], native)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one warning per kernel
+        ours()
+    assert_same_launch(fake_cuda.calls[-1], native)
+    info = tritoncompat.cache_info()
+    assert info.hits == 0 and info.fallbacks == {_launch.BUILD_FAILED: 2}

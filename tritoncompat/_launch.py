@@ -71,7 +71,7 @@ class _Selection:
                 "an error, TRITONCOMPAT_DISABLE=1 to silence it.")
             if self.config.strict:
                 raise TritonCompatError(message)
-            warnings.warn(message, TritonCompatWarning, stacklevel=4)
+            warnings.warn(message, TritonCompatWarning, stacklevel=user_stacklevel())
 
 
 _selection: Optional[_Selection] = None
@@ -364,7 +364,8 @@ def fallback_after_error(kernel: Any, exc: BaseException, native: Callable[[], A
     if id(kernel) not in _warned:
         _warned.add(id(kernel))
         warnings.warn(f"tritoncompat: the fast path of {kernel!r} raised {exc!r}; this kernel now always goes "
-                      "through Triton's own path. Please report this.", TritonCompatWarning, stacklevel=4)
+                      "through Triton's own path. Please report this.", TritonCompatWarning,
+                      stacklevel=user_stacklevel())
     return result
 
 
