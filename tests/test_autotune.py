@@ -50,7 +50,7 @@ def tensors(dtype=torch.float32):
 
 def count_triton_runs(monkeypatch, tuner):
     """Calls of Triton's own Autotuner.run for this tuner (the memo's slow path)."""
-    memo = _autotune.memo_for(tuner, _autotune.original_run(type(tuner)))
+    memo = _autotune.memo_for(tuner, _autotune.original_run(type(tuner)), _launch.fast_launch)
     assert memo is not None
     calls = []
     original = memo.original_run

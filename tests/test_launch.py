@@ -440,3 +440,30 @@ def test_a_failure_building_the_fast_path_goes_native(fake_cuda, monkeypatch, wh
     assert_same_launch(fake_cuda.calls[-1], native)
     info = tritoncompat.cache_info()
     assert info.hits == 0 and info.fallbacks == {_launch.BUILD_FAILED: 2}
+
+
+@needs_backend
+def test_a_kernel_wider_than_the_accelerator_keeps_its_python_launcher(fake_cuda, tmp_path):
+    # 300 parameters: more than the C accelerator serves (its constructor refused it, and the
+    # launch failed). The kernel keeps the generated Python launcher: fast, no warning.
+    import importlib.util
+
+    names = ", ".join(f"a{i}" for i in range(300))
+    path = tmp_path / "wide_kernel.py"
+    path.write_text("import triton\nimport triton.language as tl\n\n\n@triton.jit\n"
+                    f"def wide(out_ptr, {names}):\n"
+                    "    tl.store(out_ptr + tl.arange(0, 16), tl.zeros((16,), tl.float32) + a0 + a299)\n")
+    spec = importlib.util.spec_from_file_location("wide_kernel", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out, args = torch.empty(16), [3 + 2 * i for i in range(300)]
+    module.wide[(1,)](out, *args)
+    native = fake_cuda.calls[-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2):
+            tritoncompat.launch(module.wide, (1,), out, *args)
+            assert_same_launch(fake_cuda.calls[-1], native)
+    info = tritoncompat.cache_info()
+    assert (info.hits, info.fallbacks) == (1, {})
+    assert type(vars(module.wide)[_launch.ATTR]).__name__ != "Accel"

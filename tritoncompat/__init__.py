@@ -4,8 +4,9 @@
 the installed Triton is chosen on the first launch or ``patch()``.
 """
 
+from . import _cache, _launch, _slot
 from ._cache import CacheInfo, cache_clear
-from ._launch import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
+from ._errors import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
 from ._patch import is_patched, patch, patched, unpatch
 
 __version__ = "0.1.0"
@@ -19,22 +20,21 @@ def cache_info(kernel=None) -> CacheInfo:
     >>> tritoncompat.cache_info()  # doctest: +SKIP
     CacheInfo(hits=1200, misses=3, entries=3, fallbacks={'interpreter': 2}, evictions=0)
     """
-    from . import _cache, _launch
-
     if kernel is None:
         return _cache.cache_info()
-    cache = _launch.kernel_cache(kernel)
+    cache = _slot.cache_of(kernel)
     if cache is None:
         return CacheInfo(hits=0, misses=0, entries=0, fallbacks=_cache.cache_info().fallbacks, evictions=0)
     return _cache.cache_info(cache)
 
 
 def __getattr__(name: str):
-    # ``launch`` is resolved on first use (PEP 562), not at import: with the compiled accelerator
-    # (built then, once per machine) it is a C dispatcher in front of ``_launch.launch``.
+    # ``launch`` is resolved on first access (PEP 562), not at ``import tritoncompat``: with the
+    # compiled accelerator it is a C dispatcher in front of ``_launch.launch``, so that first access
+    # (``tritoncompat.launch``, or ``from tritoncompat import launch``) loads the accelerator, and
+    # builds it if this machine and Python have never built it (once, about a second, cached). It
+    # never imports Triton or torch.
     if name == "launch":
-        from . import _launch
-
         globals()["launch"] = function = _launch.dispatcher()
         return function
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,6 +14,10 @@ import platform
 import sys
 from typing import Any, Dict, List
 
+import tritoncompat
+
+from . import __version__, _launch
+
 _KERNEL = '''
 import triton
 import triton.language as tl
@@ -28,8 +32,6 @@ def axpby(x_ptr, y_ptr, out_ptr, n, alpha, beta, BLOCK: tl.constexpr = 128):
 
 
 def report() -> Dict[str, Any]:
-    from . import __version__, _launch
-
     info: Dict[str, Any] = {"tritoncompat": __version__, "python": platform.python_version()}
     try:
         import torch
@@ -61,14 +63,12 @@ def self_check() -> List[str]:
     return failures (empty: ok)."""
     import torch
 
-    import tritoncompat
-
     failures: List[str] = []
     interpret = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "yes", "on", "y")
     gpu = torch.cuda.is_available() and not interpret
     fake = None
     if not gpu and not interpret:
-        from ._fake import FakeCuda
+        from ._fake import FakeCuda  # imports Triton and torch: only for the CPU self-check
 
         fake = FakeCuda().install()
     try:
@@ -113,8 +113,6 @@ def self_check() -> List[str]:
 def _compare_calls(calls: List[Any]) -> List[str]:
     """The launcher tuples of launch() and patched against the native one, slot by slot:
     tensors by identity, idle hooks and launch metadata modulo None, the rest by type and value."""
-    from . import _launch
-
     layout = _launch.backend().module.LAUNCHER_LAYOUT if _launch.backend().module else {"hook_slots": ()}
     native = calls[0]
     failures = []
@@ -139,7 +137,7 @@ def triton_cdiv(a: int, b: int) -> int:
 def main(argv: List[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "bench":
-        from . import _bench
+        from . import _bench  # imports Triton: `report` works without it
 
         return _bench.main(argv[1:])
     if command != "report":
@@ -166,8 +164,6 @@ def main(argv: List[str]) -> int:
 
 
 def tritoncompat_info() -> str:
-    import tritoncompat
-
     return str(tritoncompat.cache_info())
 
 

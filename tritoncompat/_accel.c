@@ -856,5 +856,10 @@ PyMODINIT_FUNC PyInit__accel_c(void)
         Py_DECREF(m);
         return NULL;
     }
+    /* the most parameters an Accel serves (a wider kernel keeps its Python launcher) */
+    if (PyModule_AddIntConstant(m, "MAX_PARAMS", MAX_PARAMS) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return m;
 }

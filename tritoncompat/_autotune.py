@@ -34,11 +34,13 @@ import threading
 from functools import lru_cache, partial
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from . import _cache, _codegen, _launch
+from . import _cache, _codegen, _select, _slot
+from ._errors import BUILD_FAILED
+from ._slot import MEMO_ATTR
+from .backends._common import is_compiling_function
 
 __all__ = ["memo_for", "launcher", "heuristics_launcher", "original_run", "patch_targets", "MEMO_ATTR"]
 
-MEMO_ATTR = "_tritoncompat_memo"
 _LAUNCH_KEYWORDS = ("grid", "warmup")  # what kernel[grid] adds to Autotuner.run's kwargs
 _SCALARS = {int: int, float: float, bool: bool, type(None): type(None), str: str}
 
@@ -86,8 +88,10 @@ class _Plan:
 class Memo:
     """One autotuner's memo (kept in its ``__dict__``)."""
 
-    def __init__(self, tuner: Any, style: Style, original_run: Any, is_kernel: Any, max_entries: int) -> None:
+    def __init__(self, tuner: Any, style: Style, original_run: Any, is_kernel: Any, max_entries: int,
+                 fast_launch: Any) -> None:
         self.tuner = tuner
+        self.fast_launch = fast_launch  # _launch.fast_launch, handed down (this module sits below _launch)
         self.style = style
         self.original_run = original_run
         # @triton.heuristics between the autotuner and the kernel: run here, as Heuristics.run does
@@ -127,8 +131,8 @@ class Memo:
                 options = _with_heuristics(self.heuristics, args, {**prefix, **kwargs, **suffix})
             elif plan.params:  # keywords that name parameters, in the call's order
                 options = {**prefix, **{k: kwargs[k] for k in plan.params}, **suffix}
-            fast = vars(self.kernel).get(_launch.ATTR)  # the layout bound before: straight in
-            ret = (fast or partial(_launch.fast_launch, self.kernel))(kwargs["grid"], *args, **options)
+            fast = vars(self.kernel).get(_slot.ATTR)  # the layout bound before: straight in
+            ret = (fast or partial(self.fast_launch, self.kernel))(kwargs["grid"], *args, **options)
         else:
             ret = tuner.fn.run(*args, **prefix, **kwargs, **suffix)
         if tuner.nargs is nargs:  # not another thread's (Triton keeps this per-call state on the tuner)
@@ -206,23 +210,23 @@ class Memo:
         return prefix, dict(config.kwargs)
 
 
-def memo_for(tuner: Any, original_run: Any) -> Optional[Memo]:
+def memo_for(tuner: Any, original_run: Any, fast_launch: Any) -> Optional[Memo]:
     """The memo of ``tuner`` (made on first use), or None when the release or kernel has none."""
     memo = vars(tuner).get(MEMO_ATTR)
     if memo is not None:
         return memo
-    sel = _launch.backend()
+    sel = _select.backend()
     style = style_of(type(tuner))
     if sel.module is None or style is None or not hasattr(tuner, "cache"):
         return None
     try:
-        memo = Memo(tuner, style, original_run, sel.module.is_kernel, sel.config.max_entries)
+        memo = Memo(tuner, style, original_run, sel.module.is_kernel, sel.config.max_entries, fast_launch)
     except Exception as exc:  # tritoncompat's own failure: Triton's own Autotuner.run, counted
-        _launch.warn_build_failed(tuner, exc)
-        _cache.count_fallback(_launch.BUILD_FAILED)
+        _slot.warn_once(tuner, f"tritoncompat: building the autotuner memo of {tuner!r} raised {exc!r}; its "
+                        "launches go through Triton's own Autotuner.run. Please report this.")
+        _cache.count_fallback(BUILD_FAILED)
         return None
-    vars(tuner).setdefault(MEMO_ATTR, memo)
-    return vars(tuner)[MEMO_ATTR]
+    return _slot.install_memo(tuner, memo)
 
 
 def original_run(tuner_type: type) -> Any:
@@ -265,29 +269,29 @@ def _as_getitem_call(wrapper: Any, body: Any) -> Any:
     return launch_wrapper
 
 
-def launcher(tuner: Any) -> Optional[Any]:
+def launcher(tuner: Any, fast_launch: Any) -> Optional[Any]:
     """``launch(tuner, grid, ...)`` through the memo (None: no memo for it)."""
-    memo = memo_for(tuner, original_run(type(tuner)))
+    memo = memo_for(tuner, original_run(type(tuner)), fast_launch)
     return None if memo is None else _as_getitem_call(tuner, memo.run)
 
 
-def heuristics_launcher(heuristics: Any) -> Optional[Any]:
+def heuristics_launcher(heuristics: Any, fast_launch: Any) -> Optional[Any]:
     """``launch(heuristics_kernel, grid, ...)``: ``Heuristics.run``, then the kernel's fast
     launch. None when the kernel under it is not a plain JITFunction."""
-    sel = _launch.backend()
+    sel = _select.backend()
     kernel = getattr(heuristics, "fn", None)
     if sel.module is None or not hasattr(heuristics, "values") or not sel.module.is_kernel(kernel):
         return None
 
     def launch_heuristics(args, kwargs):
         grid = kwargs["grid"]
-        return _launch.fast_launch(kernel, grid, *args, **_with_heuristics([heuristics], args, kwargs))
+        return fast_launch(kernel, grid, *args, **_with_heuristics([heuristics], args, kwargs))
 
     return _as_getitem_call(heuristics, launch_heuristics)
 
 
-def patch_targets() -> List[Tuple[Any, str, Any]]:
-    """``Autotuner.run`` through the memo, for ``patch()``."""
+def patch_targets(fast_launch: Any) -> List[Tuple[Any, str, Any]]:
+    """``Autotuner.run`` through the memo, for ``patch()`` (``fast_launch``: ``_launch.fast_launch``)."""
     try:
         from triton.runtime.autotuner import Autotuner
     except ImportError:
@@ -296,14 +300,12 @@ def patch_targets() -> List[Tuple[Any, str, Any]]:
     if original is None or style_of(Autotuner) is None:
         return []
 
-    from .backends._common import is_compiling_function
-
     compiling = is_compiling_function()
 
     def run(self, *args, **kwargs):
         if kwargs.get("warmup") or "grid" not in kwargs or compiling():
             return original(self, *args, **kwargs)
-        memo = vars(self).get(MEMO_ATTR) or memo_for(self, original)
+        memo = vars(self).get(MEMO_ATTR) or memo_for(self, original, fast_launch)
         if memo is None:
             return original(self, *args, **kwargs)
         return memo.run(args, kwargs)

@@ -17,6 +17,10 @@ import sys
 import time
 from typing import Any, Callable, Dict, List
 
+import tritoncompat
+
+from . import _launch
+
 __all__ = ["main"]
 
 KERNEL_SOURCE = '''
@@ -91,8 +95,6 @@ def _floor_call(compiled: Any, kernel: Any, grid: tuple, args: tuple, kwargs: di
     """The compiled kernel's launcher with prebuilt arguments and no hooks."""
     import inspect
 
-    from . import _launch
-
     module = _launch.backend().module
     if hasattr(module, "floor"):  # the backend knows its launcher's layout (2.x)
         return module.floor(kernel, compiled, grid, args, kwargs, stream)
@@ -130,12 +132,10 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
     import torch
     import triton
 
-    import tritoncompat
-
     gpu = torch.cuda.is_available() and not fake
     fake_driver = None
     if not gpu:
-        from ._fake import FakeCuda
+        from ._fake import FakeCuda  # the CPU fake, only without a GPU
 
         fake_driver = FakeCuda().install()
     kernels = load_kernels()
@@ -201,8 +201,6 @@ def _parts(kernel, grid, args, kwargs, batch, rounds, busy, sync) -> Dict[str, A
     (binding, device read, injected options, one item per argument) as the accelerator builds it,
     and a whole hit through the kernel's launcher, in C and in its generated Python launcher
     (both called directly: no ``launch()`` in front)."""
-    from . import _launch
-
     fast = vars(kernel).get(_launch.ATTR)
     py = getattr(fast, "py", fast)
     ns = getattr(py, "__globals__", {})
@@ -226,8 +224,6 @@ def _autotune_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]
     """An @triton.autotune kernel (7 args) on a tuning-cache hit: native, launch() and patched
     (through the autotuner memo), against a plain launch() of its kernel with the chosen config."""
     import torch
-
-    import tritoncompat
 
     n = 4096
     tuner = kernels.tuned_args
@@ -261,8 +257,6 @@ def _autotune_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]
 
 def _graph_replay(kernel, grid, args, kwargs, batch, rounds, busy) -> Dict[str, float]:
     import torch
-
-    import tritoncompat
 
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())

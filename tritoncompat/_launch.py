@@ -8,134 +8,25 @@ tritoncompat does not handle goes through Triton's own path, counted by reason i
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
-import threading
-import warnings
-import weakref
-from types import ModuleType
 from typing import Any, Callable, Dict, Optional
 
-from . import _cache, _config, _placement, _version
+from . import _accel, _autotune, _cache, _placement, _select, _slot
+from ._errors import BUILD_FAILED, TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
+from ._select import backend, status
+from ._slot import ATTR
 
 __all__ = [
-    "ATTR", "TritonCompatWarning", "TritonCompatError", "TritonCompatVerifyError", "launch", "fast_launch",
-    "resolve", "backend", "status", "reload", "fallback_after_error", "bind_error_native", "dispatcher",
+    "ATTR", "BUILD_FAILED", "TritonCompatWarning", "TritonCompatError", "TritonCompatVerifyError", "launch",
+    "fast_launch", "resolve", "backend", "status", "reload", "bind_error_native", "dispatcher", "kernel_cache",
 ]
 
-# Where a kernel keeps its generated fast launcher.
-ATTR = "_tritoncompat_launch"
-
-
-class TritonCompatWarning(UserWarning):
-    """tritoncompat could not take the fast path for a reason the user should know about
-    (an unsupported Triton release, a kernel whose fast path failed)."""
-
-
-class TritonCompatError(RuntimeError):
-    """``TRITONCOMPAT_STRICT=1`` and the installed Triton has no backend."""
-
-
-class TritonCompatVerifyError(AssertionError):
-    """``TRITONCOMPAT_VERIFY=1``: the fast key and Triton's own key picked different kernels."""
-
-
-class _Selection:
-    """The backend chosen for this process (loaded on first use)."""
-
-    def __init__(self) -> None:
-        self.config = _config.read()
-        self.detected = _version.detect()
-        self.module: Optional[ModuleType] = None
-        self.reason: Optional[str] = None  # why there is no backend
-        name = self.config.backend or self.detected.backend
-        if self.config.disable:
-            self.reason = "disabled by TRITONCOMPAT_DISABLE"
-        elif self.detected.version is None:
-            self.reason = "triton is not installed"
-        elif name is None:
-            self.reason = f"unsupported triton release {self.detected.version}"
-        elif name not in _version.BACKENDS:
-            self.reason = f"no backend yet for triton {self.detected.version} ({name})"
-        else:
-            try:
-                self.module = importlib.import_module(f"tritoncompat.backends.{name}")
-            except ImportError as exc:
-                self.reason = f"backend {name} cannot serve triton {self.detected.version}: {exc}"
-        if self.reason is not None and not self.config.disable:
-            message = (
-                f"tritoncompat: {self.reason}; every launch goes through Triton's own path. "
-                f"Supported releases: {', '.join(r for r, b in _version.RELEASES.items() if b in _version.BACKENDS)}. "
-                "Set TRITONCOMPAT_BACKEND=<name> to force a backend, TRITONCOMPAT_STRICT=1 to make this "
-                "an error, TRITONCOMPAT_DISABLE=1 to silence it.")
-            if self.config.strict:
-                raise TritonCompatError(message)
-            warnings.warn(message, TritonCompatWarning, stacklevel=user_stacklevel())
-
-
-_selection: Optional[_Selection] = None
-_selection_lock = threading.Lock()
-_kernels: Dict[int, "weakref.ref[Any]"] = {}  # kernels holding a fast launcher, for reload()
-_warned: set = set()
-
-
-def backend() -> _Selection:
-    """The selection for this process, made on first call."""
-    global _selection
-    if _selection is None:
-        with _selection_lock:
-            if _selection is None:
-                _selection = _Selection()
-    return _selection
-
-
-def reload() -> None:
-    """Re-read the environment and re-select the backend (and whether the accelerator is on);
-    drop every generated launcher."""
-    from . import _accel, _autotune
-
-    global _selection
-    _accel.reset()
-    with _selection_lock:
-        for ref in list(_kernels.values()):
-            kernel = ref()
-            if kernel is not None:
-                vars(kernel).pop(ATTR, None)
-                vars(kernel).pop(_autotune.MEMO_ATTR, None)
-        _kernels.clear()
-        _warned.clear()
-        _selection = None
-
-
-def status() -> Dict[str, Any]:
-    """What was found and chosen: the report of ``python -m tritoncompat``."""
-    sel = backend()
-    return {
-        "triton": sel.detected.version,
-        "release": sel.detected.release,
-        "backend": sel.module.NAME if sel.module else None,
-        "fast_path": sel.module is not None,
-        "reason": sel.reason,
-        "features": sel.module.describe() if sel.module else None,
-        "verify": sel.config.verify,
-        "accelerator": _accel_state(sel),
-    }
-
-
-def _accel_state(sel: _Selection) -> str:
-    from . import _accel
-
-    module = _accel.load()
-    if module is not None and (sel.module is None or sel.module.NAME not in ("v3_0", "v3_3")):
-        return f"dispatch only: hits are served in C on 3.0+ (v3_0, v3_3) alone; {_accel.state()}"
-    return _accel.state()
+#: Re-read the environment, re-select the backend, drop everything built (``_select.reset``).
+reload = _select.reset
 
 
 def kernel_cache(kernel: Any) -> Optional[_cache.KernelCache]:
     """The key cache of one kernel (``None`` before its first fast launch, or if it has none)."""
-    fast = vars(kernel).get(ATTR) if hasattr(kernel, "__dict__") else None
-    return getattr(fast, "__globals__", {}).get("_tc_cache")
+    return _slot.cache_of(kernel)
 
 
 def _native(kernel: Any, reason: str) -> Callable[..., Any]:
@@ -158,82 +49,44 @@ def resolve(kernel: Any) -> Callable[..., Any]:
         return _native(kernel, _kind(kernel))
     if not module.is_kernel(kernel):
         if type(kernel).__name__ in ("Autotuner", "Heuristics"):
-            from . import _autotune
-
             make = _autotune.launcher if type(kernel).__name__ == "Autotuner" else _autotune.heuristics_launcher
             try:
-                tuned = make(kernel)
+                tuned = make(kernel, fast_launch)
             except Exception as exc:  # tritoncompat's own failure: this kernel goes native, as Triton would
                 tuned = _disabled(kernel, exc)
             if tuned is not None:
-                with _selection_lock:
-                    _install(kernel, tuned)
-                return tuned
+                return _slot.install(kernel, tuned)
         if not any(c.__name__ == "JITFunction" for c in type(kernel).__mro__):
             return _native(kernel, _kind(kernel))
         # A JITFunction subclass (3.4+ Gluon): its patched run/__getitem__ must not recurse.
-        forward = module.build_forwarder(kernel, _kind(kernel))
-        vars(kernel)[ATTR] = forward
-        return forward
+        return _slot.install(kernel, module.build_forwarder(kernel, _kind(kernel)))
 
     def first_launch(grid, *args, **kwargs):
         # Generated on the first launch, which shows the types each parameter is launched with.
-        with _selection_lock:
+        with _slot.lock:
             fast = vars(kernel).get(ATTR)
             if fast is None or fast is first_launch:
                 try:
-                    fast = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries,
-                                        sample=(args, kwargs))
+                    fast, cache = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries,
+                                               sample=(args, kwargs))
                 except Exception as exc:  # tritoncompat's own failure: this kernel goes native, as Triton would
-                    fast = _disabled(kernel, exc)
-                _install(kernel, fast)
+                    fast, cache = _disabled(kernel, exc), None
+                _slot.install(kernel, fast, cache)
         return fast_launch(kernel, grid, *args, **kwargs)
 
     return first_launch
 
 
-BUILD_FAILED = "fast path disabled: its build failed"
-
-
 def _disabled(kernel: Any, exc: BaseException) -> Callable[..., Any]:
     """Building the fast path of ``kernel`` raised ``exc``: a failure of tritoncompat's own, never
     the user's (no argument has been looked at). The kernel goes through Triton's own path from
-    now on, counted under :data:`BUILD_FAILED`, with one warning."""
-    warn_build_failed(kernel, exc)
+    now on, counted under :data:`BUILD_FAILED`, with one warning at the user's call."""
+    _slot.warn_once(kernel, f"tritoncompat: building the fast path of {kernel!r} raised {exc!r}; this kernel now "
+                    "always goes through Triton's own path. Please report this.")
     sel = backend()
     if sel.module is not None and sel.module.is_kernel(kernel):
         return sel.module.build_forwarder(kernel, BUILD_FAILED)
     return _native(kernel, BUILD_FAILED)
-
-
-def warn_build_failed(kernel: Any, exc: BaseException) -> None:
-    """The one warning for a kernel whose fast path could not be built."""
-    if id(kernel) not in _warned:
-        _warned.add(id(kernel))
-        warnings.warn(f"tritoncompat: building the fast path of {kernel!r} raised {exc!r}; this kernel now always "
-                      "goes through Triton's own path. Please report this.", TritonCompatWarning,
-                      stacklevel=user_stacklevel())
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning point at the first frame outside tritoncompat (the
-    user's call), however many of our frames (Python or generated) lie between."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE_DIR)
-                                 or frame.f_code.co_filename.startswith("<tritoncompat")):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def _install(kernel: Any, fast: Callable[..., Any]) -> None:
-    """Keep ``fast`` as the kernel's launcher, remembered for :func:`reload` (the caller holds
-    ``_selection_lock``)."""
-    vars(kernel)[ATTR] = fast
-    key = id(kernel)
-    _kernels[key] = weakref.ref(kernel, lambda _, key=key: _kernels.pop(key, None))
 
 
 def _kind(kernel: Any) -> str:
@@ -288,8 +141,6 @@ def dispatcher() -> Callable[..., Any]:
     """What ``tritoncompat.launch`` is: :func:`launch` itself, or, with the compiled accelerator,
     a C dispatcher that serves a plain hit of an accelerated kernel without a Python frame and
     hands every other launch to :func:`launch` (``_accel.c``)."""
-    from . import _accel
-
     module = _accel.load()
     return launch if module is None else module.Launch(launch, ATTR)
 
@@ -339,42 +190,3 @@ def bind_error_native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
     if sel.module is not None and sel.module.is_kernel(kernel):
         return sel.module.native(kernel, grid, args, kwargs)
     return kernel[grid](*args, **kwargs)
-
-
-def fallback_after_error(kernel: Any, exc: BaseException, native: Callable[[], Any]) -> Any:
-    """The fast path raised ``exc`` before launching. Unsupported values and a changed driver go
-    native for this launch; anything else is a bug of the fast path unless Triton's own path
-    raises too (then it was the user's error, and the user gets Triton's exception). A fast path
-    that failed on a launch Triton accepts is disabled for that kernel, with one warning."""
-    from .backends._common import Stale, Unsupported
-
-    if isinstance(exc, Unsupported):
-        _cache.count_fallback(exc.reason)
-        return _without_context(native, exc)
-    if isinstance(exc, Stale):
-        _cache.count_fallback("driver changed")
-        with _selection_lock:
-            vars(kernel).pop(ATTR, None)
-        return _without_context(native, exc)
-    _cache.count_fallback("argument error")
-    result = _without_context(native, exc)  # raises the user's error, as Triton would
-    sel = backend()
-    with _selection_lock:
-        vars(kernel)[ATTR] = sel.module.build_forwarder(kernel, "fast path disabled after an error")
-    if id(kernel) not in _warned:
-        _warned.add(id(kernel))
-        warnings.warn(f"tritoncompat: the fast path of {kernel!r} raised {exc!r}; this kernel now always goes "
-                      "through Triton's own path. Please report this.", TritonCompatWarning,
-                      stacklevel=user_stacklevel())
-    return result
-
-
-def _without_context(native: Callable[[], Any], exc: BaseException) -> Any:
-    # Called while the fast path's exception is being handled: Triton's own exception must not
-    # be shown as raised "during handling" of ours.
-    try:
-        return native()
-    except BaseException as err:
-        if err.__context__ is exc:
-            err.__suppress_context__ = True
-        raise

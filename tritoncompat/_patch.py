@@ -9,7 +9,7 @@ import contextlib
 import threading
 from typing import Any, Iterator, List, Tuple
 
-from . import _launch
+from . import _autotune, _launch, _select
 
 __all__ = ["patch", "unpatch", "patched", "is_patched"]
 
@@ -29,14 +29,14 @@ def patch() -> bool:
     >>> tritoncompat.patch()  # doctest: +SKIP
     True
     """
-    sel = _launch.backend()
+    sel = _select.backend()
     if sel.module is None:
         return False
     with _lock:
         if not _undo:
-            from . import _autotune
-
-            for owner, name, replacement in sel.module.patch_targets() + _autotune.patch_targets():
+            targets = (sel.module.patch_targets(_launch.fast_launch, _launch.resolve)
+                       + _autotune.patch_targets(_launch.fast_launch))
+            for owner, name, replacement in targets:
                 _undo.append((owner, name, owner.__dict__.get(name, _MISSING)))
                 setattr(owner, name, replacement)
     return True

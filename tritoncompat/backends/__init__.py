@@ -10,8 +10,8 @@ module     releases        launch ABI
 ``v3_3``   3.3.0 - 3.9.0   ``device_caches``; every parameter goes to the launcher
 =========  ==============  ===============================================================
 
-Every module satisfies :class:`Backend`. Backends never import each other; shared pieces live in
-``backends/_common.py``. A backend module imports Triton when it is imported, so it is imported
+Every module satisfies :class:`Backend`. Backends never import each other, nor ``_launch`` or
+``_select``; shared pieces live in ``backends/_common.py``. A backend module imports Triton when it is imported, so it is imported
 only once a launch or ``patch()`` needs it.
 """
 
@@ -44,9 +44,10 @@ class Backend(Protocol):
         """True for the kernel objects this backend builds fast launchers for
         (``JITFunction`` itself, not interpreter or wrapper objects)."""
 
-    def build(self, kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> FastLaunch:
+    def build(self, kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Tuple[FastLaunch, Any]:
         """Generate the fast launcher of one kernel (done once per kernel, on its first launch;
-        ``sample`` is that launch's ``(args, kwargs)``, used only to order type tests)."""
+        ``sample`` is that launch's ``(args, kwargs)``, used only to order type tests): ``(launcher,
+        its key cache)``, or ``(forwarder, None)`` for a kernel it cannot serve."""
 
     def build_forwarder(self, kernel: Any, reason: str) -> FastLaunch:
         """A launcher that always goes through Triton's own (unpatched) path, counted."""
@@ -54,8 +55,9 @@ class Backend(Protocol):
     def native(self, kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
         """Launch through Triton's own (unpatched) path."""
 
-    def patch_targets(self) -> List[Tuple[Any, str, Any]]:
-        """``(owner, attribute, replacement)`` triples that ``patch()`` installs."""
+    def patch_targets(self, fast_launch: FastLaunch, resolve: Callable[[Any], FastLaunch]) -> List[Tuple[Any, str, Any]]:
+        """``(owner, attribute, replacement)`` triples that ``patch()`` installs; the replacements
+        call ``_launch``'s ``fast_launch`` / ``resolve``, handed down (backends never import ``_launch``)."""
 
     # Optional: ``floor(kernel, compiled, grid, args, kwargs, stream)``, a callable that calls the
     # compiled kernel's launcher with prebuilt arguments (the benchmark's floor), for backends

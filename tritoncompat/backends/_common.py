@@ -9,7 +9,8 @@ import sys
 from functools import partial
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from .. import _cache, _codegen
+from .. import _accel, _cache, _codegen, _slot
+from .._errors import Stale, TritonCompatVerifyError, Unsupported
 
 __all__ = [
     "Unsupported", "Stale", "FLOAT", "INT_CODE", "int_code", "value_key", "constexpr_key",
@@ -17,19 +18,6 @@ __all__ = [
     "unsupported_parameters", "def_parameters", "key_lines", "hit_lines", "driver_functions", "forwarder",
     "JitState", "patch_targets",
 ]
-
-
-class Unsupported(Exception):
-    """Raised by the key code for a value the fast path does not handle; the launch goes
-    through Triton's own path, counted under ``reason``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Stale(Exception):
-    """Raised by a launcher whose captured driver is no longer Triton's active driver."""
 
 
 # Key of a float argument: every release passes Python floats as fp32 and does not specialise
@@ -248,9 +236,10 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
 
 
 def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, launch_constexprs: bool,
-               verify: bool, spec: Dict[str, Any]) -> Any:
-    """``fast`` (a generated 3.x launcher) wrapped by the compiled accelerator, which serves its
-    plain hits in C with the same key (``_accel.c``); ``fast`` itself when the accelerator is off.
+               verify: bool, spec: Dict[str, Any]) -> Tuple[Any, _cache.KernelCache]:
+    """``(launcher, its key cache)``: ``fast`` (a generated 3.x launcher) wrapped by the compiled
+    accelerator, which serves its plain hits in C with the same key (``_accel.c``); ``fast`` itself
+    when the accelerator is off.
 
     ``injected``: how many options the release injects (the key ends with their ``(value, type)``
     pairs, computed by a generated function from the same expressions); ``launch_constexprs``:
@@ -259,11 +248,9 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
     them. The driver, its device/stream functions and the verifier are the ones ``fast`` uses
     (its namespace's ``_tc_driver_config``, ``_tc_driver``, ``_tc_get_device``, ...).
     """
-    from .. import _accel
-
     module = _accel.load()
-    if module is None:
-        return fast
+    if module is None or len(d.names) > module.MAX_PARAMS:  # wider kernels keep their Python launcher
+        return fast, d.cache
     ns = d.ns
     tail = d.key[len(d.key) - 2 * injected:] if injected else []
     source = ["def _tc_injected(_tc_options):", "    return (", *[f"        {k}," for k in tail], "    )"]
@@ -277,7 +264,7 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
         constexpr_key=constexpr_key, injected=ns_injected, driver_config=ns["_tc_driver_config"],
         driver=ns["_tc_driver"], get_device=ns["_tc_get_device"], get_stream=ns["_tc_get_stream"],
         verify=ns["_tc_verify"] if verify else None,
-        launched=tuple(launch_constexprs or name not in d.constexprs for name in d.names), **spec)
+        launched=tuple(launch_constexprs or name not in d.constexprs for name in d.names), **spec), d.cache
 
 
 def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:
@@ -397,14 +384,32 @@ class JitState:
 
     def slow(self, exc, key, dev, grid, args, options):
         if exc is not None:
-            from .._launch import fallback_after_error
-
-            return fallback_after_error(self.kernel, exc, lambda: self.native(grid, args, options))
+            return self.after_error(exc, lambda: self.native(grid, args, options))
         reason = self.native_reason(key)
         if reason is not None:
             _cache.count_fallback(reason)
             return self.native(grid, args, options)
         return self.miss(key, dev, grid, args, options)
+
+    def after_error(self, exc: BaseException, native: Callable[[], Any]) -> Any:
+        """The error policy: the fast path raised ``exc`` before launching. Unsupported values and a
+        changed driver go native for this launch; anything else is a bug of the fast path unless
+        Triton's own path raises too (then it was the user's error, and the user gets Triton's
+        exception). A fast path that failed on a launch Triton accepts is disabled for this kernel
+        (a forwarder, counted), with one warning."""
+        if isinstance(exc, Unsupported):
+            _cache.count_fallback(exc.reason)
+            return _without_context(native, exc)
+        if isinstance(exc, Stale):
+            _cache.count_fallback("driver changed")
+            _slot.forget(self.kernel)
+            return _without_context(native, exc)
+        _cache.count_fallback("argument error")
+        result = _without_context(native, exc)  # raises the user's error, as Triton would
+        _slot.install(self.kernel, self.forwarder("fast path disabled after an error"))
+        _slot.warn_once(self.kernel, f"tritoncompat: the fast path of {self.kernel!r} raised {exc!r}; this kernel "
+                        "now always goes through Triton's own path. Please report this.")
+        return result
 
     def miss(self, key, dev, grid, args, options):
         cache = self.cache
@@ -415,9 +420,7 @@ class JitState:
                 return compiled
             reason = self.uncacheable(compiled)
             if reason is not None:
-                from .._launch import ATTR
-
-                vars(self.kernel)[ATTR] = self.forwarder(reason)
+                _slot.install(self.kernel, self.forwarder(reason))
                 return compiled
             found = self.native_dicts(dev)
             if found is None:
@@ -451,11 +454,20 @@ class JitState:
             # ... and maybe again since: the two compiles must be the same compile
             if _same_compile(native, compiled):
                 return
-        from .._launch import TritonCompatVerifyError
-
         raise TritonCompatVerifyError(
             f"fast path of {self.kernel!r} picked {compiled!r} but Triton's own key picks {native!r} "
             f"for args {args!r} options {options!r}")
+
+
+def _without_context(native: Callable[[], Any], exc: BaseException) -> Any:
+    # Called while the fast path's exception is being handled: Triton's own exception must not
+    # be shown as raised "during handling" of ours.
+    try:
+        return native()
+    except BaseException as err:
+        if err.__context__ is exc:
+            err.__suppress_context__ = True
+        raise
 
 
 def _same_compile(a: Any, b: Any) -> bool:
@@ -486,13 +498,13 @@ def is_compiling_function() -> Callable[[], bool]:
     return function if function is not None else (lambda: False)
 
 
-def patch_targets(jit_function: type, run: Callable[..., Any]) -> List[Tuple[Any, str, Any]]:
+def patch_targets(jit_function: type, run: Callable[..., Any], fast_launch: Callable[..., Any],
+                  resolve: Callable[[Any], Any]) -> List[Tuple[Any, str, Any]]:
     """``JITFunction.run`` and ``JITFunction.__getitem__`` replacements for ``patch()`` (3.x:
     ``run(self, *args, grid, warmup, **kwargs)``; ``__getitem__`` returns a callable taking the
-    launch's arguments)."""
-    from .. import _accel
-    from .._launch import ATTR, fast_launch, resolve
-
+    launch's arguments). ``fast_launch`` and ``resolve`` are ``_launch``'s, handed down by
+    ``patch()`` (the backends sit below ``_launch``)."""
+    ATTR = _slot.ATTR
     compiling = is_compiling_function()
     accel = _accel.load()
     # fast_launch with its dispatch in C (binding errors become Triton's own, as through launch())

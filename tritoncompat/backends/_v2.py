@@ -42,7 +42,8 @@ import triton
 
 from .. import _cache, _codegen
 from . import _common
-from ._common import FLOAT, Stale
+from .._errors import Stale
+from ._common import FLOAT
 
 __all__ = ["Flavor", "Runtime", "KeyProbe", "layout", "build", "build_forwarder", "floor", "patch_targets",
            "RunOverride", "torch_device_functions"]
@@ -164,9 +165,9 @@ class Flavor:
         """The compiled kernel's launcher with prebuilt arguments and no hooks (benchmark floor)."""
         return floor(kernel, self, compiled, grid, args, kwargs, stream)
 
-    def patch_targets(self) -> List[Tuple[Any, str, Any]]:
+    def patch_targets(self, fast_launch: Any, resolve: Any) -> List[Tuple[Any, str, Any]]:
         """``(owner, attribute, replacement)`` triples that ``patch()`` installs."""
-        return patch_targets(self.jit_function, self, self.keyword_only)
+        return patch_targets(self.jit_function, self, self.keyword_only, fast_launch, resolve)
 
 
 def layout(flavor: Flavor) -> Dict[str, Any]:
@@ -214,7 +215,7 @@ def _device_value_key(device_of: Callable[[Any], str], pinned_of: Callable[[Any]
     return value_key
 
 
-def build(kernel: Any, flavor: Flavor, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
+def build(kernel: Any, flavor: Flavor, *, verify: bool, max_entries: int, sample: Any = None) -> Tuple[Any, Any]:
     """Generate the fast launcher of one 2.x kernel. ``sample`` (the first launch's
     ``(args, kwargs)``) orders each parameter's type tests (see ``_common.value_key_expr``)."""
     params = flavor.parameters(kernel)
@@ -223,7 +224,7 @@ def build(kernel: Any, flavor: Flavor, *, verify: bool, max_entries: int, sample
     if reason is None and flavor.reserved.intersection(names):
         reason = "parameter named like a launch option"
     if reason is not None:
-        return build_forwarder(kernel, flavor, reason)
+        return build_forwarder(kernel, flavor, reason), None
 
     rt = flavor.runtime(kernel)
     cache = _cache.KernelCache(kernel.fn.__qualname__, max_entries)
@@ -280,8 +281,9 @@ def build(kernel: Any, flavor: Flavor, *, verify: bool, max_entries: int, sample
         f"{meta}, _tc_stream, _tc_function, _tc_CK.launch_enter_hook, _tc_CK.launch_exit_hook, _tc_kernel{trailing})",
         "    return _tc_kernel",
     ]
-    return _codegen.make_function(kernel.fn.__name__, lines, ns,
+    fast = _codegen.make_function(kernel.fn.__name__, lines, ns,
                                   f"launcher {kernel.fn.__qualname__} triton-{triton.__version__}")
+    return fast, cache
 
 
 class _State(_common.JitState):
@@ -353,14 +355,15 @@ def floor(kernel: Any, flavor: Flavor, compiled: Any, grid: Any, args: tuple, kw
 # ---------------------------------------------------------------- patch()
 
 
-def patch_targets(jit_function: type, flavor: Flavor, keyword_only: bool) -> List[Tuple[Any, str, Any]]:
+def patch_targets(jit_function: type, flavor: Flavor, keyword_only: bool, fast_launch: Any,
+                  resolve: Any) -> List[Tuple[Any, str, Any]]:
     """``JITFunction.run`` and ``__getitem__`` replacements (``_common.patch_targets``).
 
     2.3's ``run`` takes ``grid``/``warmup`` as required keywords, like 3.x; 2.1-2.2's as plain
     keywords with defaults (``grid=None`` goes to Triton, which asserts), so their ``run`` is a
     thin wrapper with that signature.
     """
-    (owner, name, run_kw), getitem = _common.patch_targets(jit_function, flavor.run)
+    (owner, name, run_kw), getitem = _common.patch_targets(jit_function, flavor.run, fast_launch, resolve)
     if keyword_only:
         return [(owner, name, run_kw), getitem]
 

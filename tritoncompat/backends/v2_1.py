@@ -94,8 +94,8 @@ class _Flavor(_v2.Flavor):
     def triton_run(self, kernel: Any) -> Any:
         return _native_run(kernel)
 
-    def patch_targets(self) -> List[Tuple[Any, str, Any]]:
-        (owner, name, run), getitem = super().patch_targets()
+    def patch_targets(self, fast_launch: Any, resolve: Any) -> List[Tuple[Any, str, Any]]:
+        (owner, name, run), getitem = super().patch_targets(fast_launch, resolve)
         return [(owner, name, _v2.RunOverride(run)), getitem]  # 2.1: run is an instance attribute
 
 

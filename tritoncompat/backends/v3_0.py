@@ -51,6 +51,8 @@ from .. import _codegen
 from . import _common
 
 NAME = "v3_0"
+# The compiled accelerator serves this backend's hits (_accel.c).
+ACCELERATED = True
 
 # Where things sit in the launcher's positional arguments (tests compare calls slot by slot):
 # (gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *non_constexpr).
@@ -92,13 +94,13 @@ def native(kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
     return _RUN(kernel, *args, grid=grid, warmup=False, **kwargs)
 
 
-def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
+def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Tuple[Any, Any]:
     """The fast launcher of one 3.0-3.2 kernel, generated from its parameter list; ``sample``,
     the first launch's ``(args, kwargs)``, puts each argument's first-seen type test first."""
     # tuples=False: a tuple argument is a TypeError before 3.3
     d = _common.draft(kernel, _INJECTED, sample, max_entries, tuples=False)
     if isinstance(d, str):
-        return build_forwarder(kernel, d)
+        return build_forwarder(kernel, d), None
     names, args_tuple, key, sig = d.names, d.args_tuple, d.key, d.sig
     drv = _driver_config.active  # 3.0-3.2: a plain attribute (a LazyProxy until set_active)
     get_device, get_stream = _common.driver_functions(drv)
@@ -165,5 +167,5 @@ def build_forwarder(kernel: Any, reason: str) -> Any:
     return _common.forwarder(_RUN, kernel, reason)
 
 
-def patch_targets() -> List[Tuple[Any, str, Any]]:
-    return _common.patch_targets(JITFunction, _RUN)
+def patch_targets(fast_launch: Any, resolve: Any) -> List[Tuple[Any, str, Any]]:
+    return _common.patch_targets(JITFunction, _RUN, fast_launch, resolve)

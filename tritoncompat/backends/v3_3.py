@@ -38,6 +38,8 @@ except ImportError:  # 3.3
     _knobs = None
 
 NAME = "v3_3"
+# The compiled accelerator serves this backend's hits (_accel.c).
+ACCELERATED = True
 
 # Where things sit in the launcher's positional arguments (tests compare calls slot by slot):
 # (gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *params).
@@ -94,7 +96,7 @@ def _driver_functions() -> Tuple[Any, Any, Any]:
     return (drv, *_common.driver_functions(drv))
 
 
-def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Any:
+def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) -> Tuple[Any, Any]:
     """Generate the fast launcher of ``kernel`` (see the module docstring).
 
     ``sample`` (the first launch's ``(args, kwargs)``) orders each parameter's type tests so the
@@ -102,7 +104,7 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     """
     d = _common.draft(kernel, _INJECTED, sample, max_entries, tuples=True)
     if isinstance(d, str):
-        return build_forwarder(kernel, d)
+        return build_forwarder(kernel, d), None
     names, args_tuple, key = d.names, d.args_tuple, d.key
     args = ", ".join(names)
     drv, get_device, get_stream = _driver_functions()
@@ -184,5 +186,5 @@ def build_forwarder(kernel: Any, reason: str) -> Any:
     return _common.forwarder(_RUN, kernel, reason)
 
 
-def patch_targets() -> List[Tuple[Any, str, Any]]:
-    return _common.patch_targets(JITFunction, _RUN)
+def patch_targets(fast_launch: Any, resolve: Any) -> List[Tuple[Any, str, Any]]:
+    return _common.patch_targets(JITFunction, _RUN, fast_launch, resolve)
