@@ -81,8 +81,8 @@ def _fresh_tritoncompat():
 @pytest.fixture
 def fake_cuda():
     """Triton compiles for real and stops at a fake launcher that records its arguments
-    (tritoncompat._fake). Kernels must be defined after it is installed (2.1)."""
-    from tritoncompat._fake import FakeCuda
+    (tritoncompat.testing.fake). Kernels must be defined after it is installed (2.1)."""
+    from tritoncompat.testing import FakeCuda
 
     with FakeCuda() as fake:
         yield fake

@@ -24,7 +24,7 @@ def build():
     """The corpus kernels. One set while a fake driver is installed and another without one: on a
     GPU machine both kinds of test run, and Triton's cache must not hand a kernel compiled for
     the fake driver to the real one (or the reverse)."""
-    from tritoncompat import _fake
+    from tritoncompat.testing import fake as _fake
 
     mode = "fake" if _fake._ACTIVE else "real"
     if mode in _built:

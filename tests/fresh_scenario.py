@@ -41,7 +41,7 @@ GPU = torch.cuda.is_available() and not INTERPRET
 DEVICE = "cuda" if GPU else "cpu"
 fake = None
 if not GPU and not INTERPRET:
-    from tritoncompat._fake import FakeCuda
+    from tritoncompat.testing import FakeCuda
 
     fake = FakeCuda().install()
 

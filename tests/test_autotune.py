@@ -298,7 +298,7 @@ def test_miss_only_features_behave_as_natively(fake_cuda, monkeypatch, capsys):
 def test_cache_results_disk_cache_through_the_memo(fake_cuda, monkeypatch, tmp_path):
     """3.4+ cache_results: a second autotuner of the same kernel finds the tuning on disk (no
     benchmark) on its first launch through the memo, then hits the memo."""
-    from tritoncompat import _fake
+    from tritoncompat.testing import fake as _fake
 
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
     benches = []

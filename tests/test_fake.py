@@ -1,4 +1,4 @@
-"""The CPU fakes of tritoncompat._fake work on the installed Triton release."""
+"""The CPU fakes of tritoncompat.testing.fake work on the installed Triton release."""
 import sys
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from tritoncompat._fake import (TRITON_VERSION as V, FakeCuda, interpreter_problem,
+from tritoncompat.testing import (TRITON_VERSION as V, FakeCuda, interpreter_problem,
                    run_interpreter_snippet)
 
 # Where the launcher tuple keeps the stream, the function handle and the first kernel argument.
@@ -151,7 +151,7 @@ def test_kernels_outlive_their_fake():
     with pytest.raises(RuntimeError, match="no FakeCuda installed"):
         launcher(1, 2, 3)
     if hasattr(type(ck), "__del__"):        # 3.8+: unloads through driver.active, now the real one
-        ck.__del__()                        # ... and must not raise: see fakes._FAKE_MODULES
+        ck.__del__()                        # ... and must not raise: see tritoncompat.testing.fake._FAKE_MODULES
     with FakeCuda() as fc:                  # the cached kernel records into the current fake
         launch(kern, 1000)
     assert len(fc.calls) == 1 and not fc.loaded

@@ -17,7 +17,7 @@ import pytest
 import triton
 
 from tritoncompat import _launch
-from tritoncompat._fake import TRITON_VERSION as V, interpreter_problem
+from tritoncompat.testing import TRITON_VERSION as V, interpreter_problem
 
 pytestmark = pytest.mark.triton
 

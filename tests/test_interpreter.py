@@ -48,7 +48,7 @@ SNIPPET = textwrap.dedent('''
 
 def _interpreter_problem():
     try:
-        from tritoncompat import _fake
+        from tritoncompat.testing import fake as _fake
     except ImportError as exc:  # no triton: the triton marker skips it
         return str(exc)
     return _fake.interpreter_problem()
@@ -56,7 +56,7 @@ def _interpreter_problem():
 
 @pytest.mark.skipif(_interpreter_problem() is not None, reason=str(_interpreter_problem()))
 def test_interpreter_results_and_fallbacks():
-    from tritoncompat import _fake
+    from tritoncompat.testing import fake as _fake
 
     result = _fake.run_interpreter_snippet(SNIPPET)
     assert "INTERP_OK" in result.stdout, (result.stdout[-2000:], result.stderr[-4000:])

@@ -13,7 +13,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Function-local imports of the package's own modules that exist for a reason other than a cycle:
 # the modules they import load Triton and torch, which `python -m tritoncompat report` and the
 # report/selection code must not need.
-LAZY = {("__main__", "_fake"), ("__main__", "_bench"), ("_bench", "_fake")}
+LAZY = {("__main__", "testing"), ("__main__", "_bench"), ("_bench", "testing")}
 
 # The floors of the README's drawing, lowest first: a module imports only from lower floors.
 FLOORS = [
@@ -26,7 +26,8 @@ FLOORS = [
     {"_launch"},
     {"_patch"},
     {"__init__"},
-    {"_fake", "_bench", "__main__"},
+    {"testing.fake"},
+    {"testing", "_bench", "__main__"},
 ]
 
 
@@ -41,7 +42,7 @@ def _modules():
 def _imports(module, path):
     """(imported module, top level?) for every import of a tritoncompat module in ``path``."""
     tree = ast.parse(open(path).read())
-    package = ["backends"] if module == "backends" else module.split(".")[:-1]
+    package = [module] if module in ("backends", "testing") else module.split(".")[:-1]
     top = set(map(id, tree.body))
     found = []
     for node in ast.walk(tree):

@@ -351,7 +351,7 @@ def test_uncacheable_compiled_kernel_goes_native(fake_cuda):
 
 
 def test_launches_follow_a_replaced_driver(fake_cuda):
-    from tritoncompat._fake import FakeCuda
+    from tritoncompat.testing import FakeCuda
 
     kernel = make_kernel()
     x, out = tensors()

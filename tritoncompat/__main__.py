@@ -68,7 +68,7 @@ def self_check() -> List[str]:
     gpu = torch.cuda.is_available() and not interpret
     fake = None
     if not gpu and not interpret:
-        from ._fake import FakeCuda  # imports Triton and torch: only for the CPU self-check
+        from .testing import FakeCuda  # imports Triton and torch: only for the CPU self-check
 
         fake = FakeCuda().install()
     try:

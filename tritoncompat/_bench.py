@@ -135,7 +135,7 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
     gpu = torch.cuda.is_available() and not fake
     fake_driver = None
     if not gpu:
-        from ._fake import FakeCuda  # the CPU fake, only without a GPU
+        from .testing import FakeCuda  # the CPU fake, only without a GPU
 
         fake_driver = FakeCuda().install()
     kernels = load_kernels()

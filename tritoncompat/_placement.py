@@ -21,12 +21,9 @@ Anything else raises ``TypeError`` / ``ValueError`` from the user's call, before
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
-__all__ = ["parse_device", "parse_stream", "run_on", "RUNTIMES"]
-
-# Installed runtimes, last one active (tritoncompat._fake pushes its fake CUDA here); empty: torch.
-RUNTIMES: List[Any] = []
+__all__ = ["parse_device", "parse_stream", "run_on"]
 
 
 def parse_device(device: Any) -> Optional[int]:
@@ -87,7 +84,6 @@ def run_on(call: Callable[[], Any], device: Any, stream: Any) -> Any:
                              f"not on the device given, cuda:{index}")
     if index is None and handle is None:
         return call()
-    runtime = RUNTIMES[-1] if RUNTIMES else _TORCH
     return runtime.run(call, index, handle, torch_stream)
 
 
@@ -121,4 +117,6 @@ class _TorchRuntime:
                 cuda._maybe_exchange_device(previous_device)
 
 
-_TORCH = _TorchRuntime()
+#: What makes a device and a stream current for one call: torch's. (The CPU fake of
+#: ``tritoncompat.testing`` replaces it while installed, as it replaces Triton's own driver.)
+runtime: Any = _TorchRuntime()

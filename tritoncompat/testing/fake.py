@@ -1,6 +1,6 @@
 """CPU-only stand-ins for a CUDA GPU, for every Triton release from 2.1.0 to 3.9.0.
 
-``FakeCuda`` installs a fake CUDA driver. With it, ``kernel[grid](*args)`` on torch CPU tensors
+``FakeCuda`` installs a fake CUDA driver (test machinery: the suite and the CPU self-check use it). With it, ``kernel[grid](*args)`` on torch CPU tensors
 runs Triton's real native path. The kernel is compiled for real (ttir ... ptx, then cubin through
 the ptxas in the wheel, for sm_90). Only the device queries, ``load_binary`` and the final C
 launcher are fake. The launcher records its positional arguments in ``fc.calls`` instead of
@@ -51,7 +51,7 @@ import weakref
 
 import triton
 
-from . import _placement
+from .. import _placement
 
 
 def _parse_version(s):
@@ -368,7 +368,8 @@ class FakeCuda:
         if V >= (3, 0):
             self._install_registry()
         _ACTIVE.append(self)
-        _placement.RUNTIMES.append(self)
+        self._saved_runtime = _placement.runtime     # launch(stream=, device=) on the fake
+        _placement.runtime = self
         self._installed = True
         return self
 
@@ -423,7 +424,7 @@ class FakeCuda:
             else:
                 setattr(owner, name, value)
         _ACTIVE.pop()
-        _placement.RUNTIMES.remove(self)
+        _placement.runtime = self._saved_runtime
         self._installed, self._saved = False, None
 
     def __enter__(self):
