@@ -25,6 +25,14 @@
 
 #define MAX_PARAMS 256
 
+/* The roles of the launch ABI the accelerator fills, in the order of backends/_common.py's
+ * ACCEL_CALL_ROLES / ACCEL_ENTRY_ROLES. Their positions come from the layout (AccelSpec.call_slots,
+ * .entry_items): the layout itself is written once, in backends/_common.py (LAYOUT_3X). */
+enum { CALL_GRID_X, CALL_GRID_Y, CALL_GRID_Z, CALL_STREAM, CALL_FUNCTION, CALL_PACKED, CALL_METADATA, CALL_ENTER,
+       CALL_EXIT, CALL_ROLES };
+enum { ENTRY_COMPILED, ENTRY_NATIVE_KEY, ENTRY_CONTAINER, ENTRY_RUN, ENTRY_FUNCTION, ENTRY_PACKED, ENTRY_ROLES };
+#define MAX_CALL_WIDTH 16
+
 static PyObject *str_data_ptr, *str_dtype, *str_enter, *str_exit, *str_calls, *str_stages, *str_pre_run_hooks,
     *str_used_global_vals, *str_tc_prefix;
 
@@ -57,7 +65,43 @@ typedef struct {
     int nested;              /* 3.3+: a device's entry is a tuple, its [0] the {key: kernel} dict; 3.0-3.2: the dict */
     PyObject *launched;      /* tuple of bools: which parameters the launcher takes (3.0-3.2: no constexprs) */
     PyObject *empty_dict;    /* the options of a launch that passed none (never mutated) */
+    Py_ssize_t call_width;   /* the launcher's arguments before the kernel's */
+    Py_ssize_t call_slot[CALL_ROLES];   /* where each CALL_* role goes among them */
+    Py_ssize_t entry_width;  /* the items of a cache entry */
+    Py_ssize_t entry_item[ENTRY_ROLES]; /* where each ENTRY_* role is in it */
 } Accel;
+
+/* The object fields of an Accel read from its AccelSpec (attribute name, offset, exact type or NULL). */
+static const struct {
+    const char *name;
+    Py_ssize_t offset;
+    PyTypeObject *type;
+} accel_fields[] = {
+    {"names", offsetof(Accel, names), &PyTuple_Type},
+    {"defaults", offsetof(Accel, defaults), &PyTuple_Type},
+    {"required", offsetof(Accel, required), NULL},
+    {"constexpr", offsetof(Accel, constexpr), &PyTuple_Type},
+    {"fn", offsetof(Accel, fn), NULL},
+    {"entries", offsetof(Accel, entries), &PyDict_Type},
+    {"hit", offsetof(Accel, hit), NULL},
+    {"tensor", offsetof(Accel, tensor), NULL},
+    {"float_key", offsetof(Accel, float_key), NULL},
+    {"value_key", offsetof(Accel, value_key), NULL},
+    {"tuples", offsetof(Accel, tuples), NULL},
+    {"constexpr_key", offsetof(Accel, constexpr_key), NULL},
+    {"injected", offsetof(Accel, injected), NULL},
+    {"driver_config", offsetof(Accel, driver_config), NULL},
+    {"driver_attr", offsetof(Accel, driver_attr), &PyUnicode_Type},
+    {"driver", offsetof(Accel, driver), NULL},
+    {"get_device", offsetof(Accel, get_device), NULL},
+    {"get_stream", offsetof(Accel, get_stream), NULL},
+    {"hooks", offsetof(Accel, hooks), NULL},
+    {"verify", offsetof(Accel, verify), NULL},
+    {"native_attr", offsetof(Accel, native_attr), &PyUnicode_Type},
+    {"launched", offsetof(Accel, launched), &PyTuple_Type},
+};
+#define ACCEL_FIELDS ((Py_ssize_t)(sizeof(accel_fields) / sizeof(accel_fields[0])))
+#define FIELD(self, f) (*(PyObject **)((char *)(self) + accel_fields[f].offset))
 
 /* Key item of a non-constexpr argument: what the generated expression (or value_key) gives.
  * NULL with an exception set when it raises. */
@@ -319,9 +363,9 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
         if (truth != 0)
             return truth < 0 ? -1 : 0;
     }
-    /* entry = (compiled, native key, native container, run, function, packed metadata): Triton's
-     * own cache must still hold the container and, in it, the compiled kernel */
-    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 6)
+    /* entry (LAYOUT_3X.entry): Triton's own cache must still hold the container and, in it, the
+     * compiled kernel */
+    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != self->entry_width)
         return 0;
     if ((obj = PyObject_GetAttr(self->fn, self->native_attr)) == NULL)
         return -1;
@@ -329,7 +373,7 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
     Py_DECREF(obj);
     if (held == NULL)
         return PyErr_Occurred() ? -1 : 0;
-    if (held != PyTuple_GET_ITEM(entry, 2))
+    if (held != PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_CONTAINER]))
         return 0;
     if (self->nested) {
         if (!PyTuple_Check(held) || PyTuple_GET_SIZE(held) < 1)
@@ -338,10 +382,10 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
     }
     if (!PyDict_Check(held))
         return 0;
-    held = PyDict_GetItemWithError(held, PyTuple_GET_ITEM(entry, 1));
+    held = PyDict_GetItemWithError(held, PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_NATIVE_KEY]));
     if (held == NULL)
         return PyErr_Occurred() ? -1 : 0;
-    if (held != PyTuple_GET_ITEM(entry, 0))
+    if (held != PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_COMPILED]))
         return 0;
     /* Triton's guard on the globals the kernel used: the Python launcher runs it */
     if ((obj = PyObject_GetAttr(self->fn, str_used_global_vals)) == NULL)
@@ -358,7 +402,7 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
                             PyObject *grid)
 {
     Py_ssize_t n = self->n, i, glen, nlaunched = 0;
-    PyObject *obj, *stream, *g[3] = {NULL, NULL, NULL}, *launch_args[MAX_PARAMS + 9], *result = NULL;
+    PyObject *obj, *stream, *g[3] = {NULL, NULL, NULL}, *launch_args[MAX_PARAMS + MAX_CALL_WIDTH], *result = NULL;
 
     if ((obj = PyObject_CallNoArgs(self->hit)) == NULL)
         return NULL;
@@ -406,20 +450,23 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
         if (g[d] == NULL)
             goto done;
     }
-    launch_args[0] = g[0];
-    launch_args[1] = g[1];
-    launch_args[2] = g[2];
-    launch_args[3] = stream;
-    launch_args[4] = PyTuple_GET_ITEM(entry, 4);
-    launch_args[5] = PyTuple_GET_ITEM(entry, 5);
-    launch_args[6] = launch_args[7] = launch_args[8] = Py_None;
+    /* the launcher call, in the layout's order; idle hooks: None metadata and hooks */
+    const Py_ssize_t *slot = self->call_slot, width = self->call_width;
+    launch_args[slot[CALL_GRID_X]] = g[0];
+    launch_args[slot[CALL_GRID_Y]] = g[1];
+    launch_args[slot[CALL_GRID_Z]] = g[2];
+    launch_args[slot[CALL_STREAM]] = stream;
+    launch_args[slot[CALL_FUNCTION]] = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_FUNCTION]);
+    launch_args[slot[CALL_PACKED]] = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_PACKED]);
+    launch_args[slot[CALL_METADATA]] = launch_args[slot[CALL_ENTER]] = launch_args[slot[CALL_EXIT]] = Py_None;
     for (i = 0; i < n; i++)
         if (PyTuple_GET_ITEM(self->launched, i) == Py_True)
-            launch_args[9 + nlaunched++] = vals[i];
-    if ((obj = PyObject_Vectorcall(PyTuple_GET_ITEM(entry, 3), launch_args, 9 + nlaunched, NULL)) == NULL)
+            launch_args[width + nlaunched++] = vals[i];
+    obj = PyObject_Vectorcall(PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_RUN]), launch_args, width + nlaunched, NULL);
+    if (obj == NULL)
         goto done;
     Py_DECREF(obj);
-    result = PyTuple_GET_ITEM(entry, 0);
+    result = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_COMPILED]);
     Py_INCREF(result);
 done:
     Py_XDECREF(g[0]);
@@ -477,83 +524,98 @@ static PyObject *Accel_vectorcall(PyObject *op, PyObject *const *args, size_t na
     return PyObject_Vectorcall(self->py, args, nargsf, kwnames);
 }
 
-static const char *accel_kwlist[] = {
-    "py", "names", "defaults", "required", "constexpr", "fn", "entries", "hit", "tensor", "float_key",
-    "value_key", "tuples", "constexpr_key", "injected", "instrumentation", "driver_config",
-    "driver_attr", "driver", "get_device", "get_stream", "hooks", "hook_chains", "stages_hook", "verify",
-    "native_attr", "nested", "launched", NULL};
+/* Accel(py, spec): ``py`` the generated Python launcher, ``spec`` a backends._common.AccelSpec. */
+static int read_positions(PyObject *spec, const char *name, Py_ssize_t *out, Py_ssize_t count, Py_ssize_t bound)
+{
+    PyObject *seq = PyObject_GetAttrString(spec, name);
+    int ok = seq != NULL && PyTuple_Check(seq) && PyTuple_GET_SIZE(seq) == count;
+    for (Py_ssize_t i = 0; ok && i < count; i++) {
+        out[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(seq, i));
+        ok = !(out[i] == -1 && PyErr_Occurred()) && out[i] >= 0 && out[i] < bound;
+    }
+    Py_XDECREF(seq);
+    if (!ok && !PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "Accel: spec.%s is not %zd positions below %zd", name, count, bound);
+    return ok ? 0 : -1;
+}
+
+static int read_flag(PyObject *spec, const char *name, int *out)
+{
+    PyObject *obj = PyObject_GetAttrString(spec, name);
+    *out = obj == NULL ? -1 : PyObject_IsTrue(obj);
+    Py_XDECREF(obj);
+    return *out < 0 ? -1 : 0;
+}
+
+static int read_size(PyObject *spec, const char *name, Py_ssize_t *out)
+{
+    PyObject *obj = PyObject_GetAttrString(spec, name);
+    *out = obj == NULL ? -1 : PyLong_AsSsize_t(obj);
+    Py_XDECREF(obj);
+    return *out == -1 && PyErr_Occurred() ? -1 : 0;
+}
 
 static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    Accel *self = (Accel *)type->tp_alloc(type, 0);
+    PyObject *py, *spec;
+    if ((kwds != NULL && PyDict_GET_SIZE(kwds)) || !PyArg_ParseTuple(args, "OO:Accel", &py, &spec)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "Accel(py, spec) takes no keyword arguments");
+        return NULL;
+    }
+    Accel *self = (Accel *)type->tp_alloc(type, 0); /* zeroed: a failure below clears what was set */
     if (self == NULL)
         return NULL;
     self->vectorcall = Accel_vectorcall;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "OO!O!OO!OO!OOOOOOOnOUOOOOppOUpO!:Accel", (char **)accel_kwlist, &self->py, &PyTuple_Type,
-            &self->names, &PyTuple_Type, &self->defaults, &self->required, &PyTuple_Type, &self->constexpr,
-            &self->fn, &PyDict_Type, &self->entries, &self->hit, &self->tensor, &self->float_key,
-            &self->value_key, &self->tuples, &self->constexpr_key, &self->injected,
-            &self->instrumentation, &self->driver_config, &self->driver_attr, &self->driver,
-            &self->get_device, &self->get_stream, &self->hooks, &self->hook_chains, &self->stages_hook,
-            &self->verify, &self->native_attr, &self->nested, &PyTuple_Type, &self->launched)) {
-        /* the pointers are borrowed until the end of this function: forget them */
-        memset((char *)self + offsetof(Accel, py), 0, sizeof(Accel) - offsetof(Accel, py));
-        Py_DECREF(self);
-        return NULL;
+    Py_INCREF(py);
+    self->py = py;
+    for (Py_ssize_t f = 0; f < ACCEL_FIELDS; f++) {
+        PyObject *obj = PyObject_GetAttrString(spec, accel_fields[f].name);
+        if (obj == NULL)
+            goto fail;
+        FIELD(self, f) = obj;
+        if (accel_fields[f].type != NULL && !PyObject_TypeCheck(obj, accel_fields[f].type)) {
+            PyErr_Format(PyExc_TypeError, "Accel: spec.%s must be a %s", accel_fields[f].name,
+                         accel_fields[f].type->tp_name);
+            goto fail;
+        }
     }
+    if (read_flag(spec, "hook_chains", &self->hook_chains) < 0 || read_flag(spec, "stages_hook", &self->stages_hook) < 0 ||
+        read_flag(spec, "nested", &self->nested) < 0 || read_size(spec, "instrumentation", &self->instrumentation) < 0 ||
+        read_size(spec, "call_width", &self->call_width) < 0 || read_size(spec, "entry_width", &self->entry_width) < 0)
+        goto fail;
+    if (self->call_width < CALL_ROLES || self->call_width > MAX_CALL_WIDTH || self->entry_width < ENTRY_ROLES) {
+        PyErr_SetString(PyExc_ValueError, "Accel: a launch layout this accelerator cannot fill");
+        goto fail;
+    }
+    if (read_positions(spec, "call_slots", self->call_slot, CALL_ROLES, self->call_width) < 0 ||
+        read_positions(spec, "entry_items", self->entry_item, ENTRY_ROLES, self->entry_width) < 0)
+        goto fail;
     self->n = PyTuple_GET_SIZE(self->names);
-    PyObject **refs[] = {&self->py, &self->names, &self->defaults, &self->required, &self->constexpr, &self->fn,
-                         &self->entries, &self->hit, &self->tensor, &self->float_key, &self->value_key,
-                         &self->tuples, &self->constexpr_key, &self->injected,
-                         &self->driver_config, &self->driver_attr, &self->driver, &self->get_device,
-                         &self->get_stream, &self->hooks, &self->verify, &self->native_attr, &self->launched};
-    for (size_t r = 0; r < sizeof(refs) / sizeof(refs[0]); r++)
-        Py_INCREF(*refs[r]);
     self->empty_dict = PyDict_New();
     if (self->empty_dict == NULL || PyTuple_GET_SIZE(self->defaults) != self->n ||
         PyTuple_GET_SIZE(self->constexpr) != self->n || PyTuple_GET_SIZE(self->launched) != self->n ||
-        self->n > MAX_PARAMS || self->instrumentation > 0 ||
-        !PyCallable_Check(self->py)) {
+        self->n > MAX_PARAMS || self->instrumentation > 0 || !PyCallable_Check(self->py)) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "Accel: inconsistent parameters");
-        Py_DECREF(self);
-        return NULL;
+        goto fail;
     }
     for (Py_ssize_t i = 0; i < self->n; i++)
         if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(self->names, i))) {
             PyErr_SetString(PyExc_TypeError, "Accel: parameter names must be str");
-            Py_DECREF(self);
-            return NULL;
+            goto fail;
         }
     return (PyObject *)self;
+fail:
+    Py_DECREF(self);
+    return NULL;
 }
 
 static int Accel_traverse(Accel *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->py);
-    Py_VISIT(self->names);
-    Py_VISIT(self->defaults);
-    Py_VISIT(self->required);
-    Py_VISIT(self->constexpr);
-    Py_VISIT(self->fn);
-    Py_VISIT(self->entries);
-    Py_VISIT(self->hit);
-    Py_VISIT(self->tensor);
-    Py_VISIT(self->float_key);
-    Py_VISIT(self->value_key);
-    Py_VISIT(self->tuples);
-    Py_VISIT(self->constexpr_key);
-    Py_VISIT(self->injected);
-    Py_VISIT(self->driver_config);
-    Py_VISIT(self->driver_attr);
-    Py_VISIT(self->driver);
-    Py_VISIT(self->get_device);
-    Py_VISIT(self->get_stream);
-    Py_VISIT(self->hooks);
-    Py_VISIT(self->verify);
-    Py_VISIT(self->native_attr);
-    Py_VISIT(self->launched);
+    for (Py_ssize_t f = 0; f < ACCEL_FIELDS; f++)
+        Py_VISIT(FIELD(self, f));
     Py_VISIT(self->empty_dict);
     return 0;
 }
@@ -561,28 +623,8 @@ static int Accel_traverse(Accel *self, visitproc visit, void *arg)
 static int Accel_clear(Accel *self)
 {
     Py_CLEAR(self->py);
-    Py_CLEAR(self->names);
-    Py_CLEAR(self->defaults);
-    Py_CLEAR(self->required);
-    Py_CLEAR(self->constexpr);
-    Py_CLEAR(self->fn);
-    Py_CLEAR(self->entries);
-    Py_CLEAR(self->hit);
-    Py_CLEAR(self->tensor);
-    Py_CLEAR(self->float_key);
-    Py_CLEAR(self->value_key);
-    Py_CLEAR(self->tuples);
-    Py_CLEAR(self->constexpr_key);
-    Py_CLEAR(self->injected);
-    Py_CLEAR(self->driver_config);
-    Py_CLEAR(self->driver_attr);
-    Py_CLEAR(self->driver);
-    Py_CLEAR(self->get_device);
-    Py_CLEAR(self->get_stream);
-    Py_CLEAR(self->hooks);
-    Py_CLEAR(self->verify);
-    Py_CLEAR(self->native_attr);
-    Py_CLEAR(self->launched);
+    for (Py_ssize_t f = 0; f < ACCEL_FIELDS; f++)
+        Py_CLEAR(FIELD(self, f));
     Py_CLEAR(self->empty_dict);
     return 0;
 }

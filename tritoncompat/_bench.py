@@ -92,25 +92,9 @@ def cases(kernels: Any, device: str) -> Dict[str, Any]:
 
 
 def _floor_call(compiled: Any, kernel: Any, grid: tuple, args: tuple, kwargs: dict, stream: int) -> Callable[[], Any]:
-    """The compiled kernel's launcher with prebuilt arguments and no hooks."""
-    import inspect
-
-    module = _launch.backend().module
-    if hasattr(module, "floor"):  # the backend knows its launcher's layout (2.x)
-        return module.floor(kernel, compiled, grid, args, kwargs, stream)
-    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    constexprs = {p.name for p in kernel.params if p.is_constexpr}
-    values = tuple(bound.arguments.values())
-    if not hasattr(kernel, "device_caches"):  # 3.0-3.2 launchers take non-constexpr args only
-        values = tuple(v for name, v in bound.arguments.items() if name not in constexprs)
-    run, function, packed = compiled.run, compiled.function, compiled.packed_metadata
-    gx, gy, gz = (tuple(grid) + (1, 1))[:3]
-
-    def floor() -> None:
-        run(gx, gy, gz, stream, function, packed, None, None, None, *values)
-
-    return floor
+    """The compiled kernel's launcher with prebuilt arguments and no hooks (each backend knows
+    its launcher's layout)."""
+    return _launch.backend().module.floor(kernel, compiled, grid, args, kwargs, stream)
 
 
 def _time_batches(fns: Dict[str, Callable[[], Any]], batch: int, rounds: int, busy: Callable[[], None],

@@ -59,6 +59,6 @@ class Backend(Protocol):
         """``(owner, attribute, replacement)`` triples that ``patch()`` installs; the replacements
         call ``_launch``'s ``fast_launch`` / ``resolve``, handed down (backends never import ``_launch``)."""
 
-    # Optional: ``floor(kernel, compiled, grid, args, kwargs, stream)``, a callable that calls the
-    # compiled kernel's launcher with prebuilt arguments (the benchmark's floor), for backends
-    # whose launcher layout the benchmark's generic 3.x floor does not fit.
+    def floor(self, kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Callable[[], Any]:
+        """The benchmark's floor: a callable that calls the compiled kernel's launcher with
+        prebuilt arguments (in this launch ABI's layout) and no hooks."""

@@ -171,6 +171,68 @@ def check_globals(kernel: Any) -> None:
 # ``run(gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *args)``.
 
 
+class LaunchLayout(NamedTuple):
+    """A launch ABI's call of the compiled kernel's launcher and the hit's cache entry, each
+    described once, by role. The generated launchers, the compiled accelerator (which receives the
+    positions, ``AccelSpec.call_slots`` / ``entry_items``), the benchmark's floor, the tests and the
+    CPU fake all read their slots from here."""
+
+    call: Tuple[str, ...]  # the launcher's positional arguments before the kernel's, by role
+    entry: Tuple[str, ...]  # a cache entry's items, by role
+
+    def as_dict(self) -> Dict[str, Any]:
+        """``LAUNCHER_LAYOUT``: where tests find the stream, the function, the hooks and the arguments."""
+        call = self.call
+        return {"stream_slot": call.index("stream"), "function_slot": call.index("function"),
+                "hook_slots": tuple(call.index(r) for r in ("launch_metadata", "enter_hook", "exit_hook")),
+                "args_slot": len(call)}
+
+    def call_source(self, values: Dict[str, str], trailing: str) -> str:
+        """Source of the launcher call: ``run(<value of each role, in order>{trailing})``."""
+        return f"{values['run']}({', '.join(values[role] for role in self.call)}{trailing})"
+
+    def unpack_source(self, names: Dict[str, str]) -> str:
+        """Source that unpacks ``_tc_entry`` into ``names[role]`` for each item."""
+        return f"{', '.join(names[role] for role in self.entry)} = _tc_entry"
+
+
+# 3.0-3.9: kernel.run(gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter_hook,
+# exit_hook, *arguments) -- the arguments are the non-constexpr ones up to 3.2, every one from 3.3.
+LAYOUT_3X = LaunchLayout(
+    call=("grid_x", "grid_y", "grid_z", "stream", "function", "packed_metadata", "launch_metadata", "enter_hook",
+          "exit_hook"),
+    entry=("compiled", "native_key", "container", "run", "function", "packed_metadata"))
+
+# The roles in the order of _accel.c's enums (CALL_* and ENTRY_*): the accelerator gets their
+# positions in the layout, never the positions themselves.
+ACCEL_CALL_ROLES = LAYOUT_3X.call
+ACCEL_ENTRY_ROLES = ("compiled", "native_key", "container", "run", "function", "packed_metadata")
+
+# The generated 3.x launchers' local names of the entry's items and of the launcher call's values.
+ENTRY_LOCALS = {"compiled": "_tc_kernel", "native_key": "_tc_nkey", "container": "_tc_dcache", "run": "_tc_run",
+                "function": "_tc_function", "packed_metadata": "_tc_packed"}
+CALL_LOCALS = {"run": "_tc_run", "grid_x": "_tc_grid[0]", "grid_y": "_tc_grid[1] if _tc_n > 1 else 1",
+               "grid_z": "_tc_grid[2] if _tc_n > 2 else 1", "stream": "_tc_stream", "function": "_tc_function",
+               "packed_metadata": "_tc_packed"}
+
+
+def floor_3x(compiled: Any, grid: tuple, values: tuple, stream: int) -> Callable[[], Any]:
+    """The benchmark's floor on 3.x: the compiled kernel's launcher with prebuilt arguments and no
+    hooks, in :data:`LAYOUT_3X` order."""
+    gx, gy, gz = (tuple(grid) + (1, 1))[:3]
+    by_role = {"grid_x": gx, "grid_y": gy, "grid_z": gz, "stream": stream, "function": compiled.function,
+               "packed_metadata": compiled.packed_metadata, "launch_metadata": None, "enter_hook": None,
+               "exit_hook": None}
+    prefix = tuple(by_role[role] for role in LAYOUT_3X.call)
+    run = compiled.run
+    everything = prefix + tuple(values)
+
+    def floor() -> None:
+        run(*everything)
+
+    return floor
+
+
 # 2.3+: JITFunction.run asserts that none of these is among its keywords, even when a kernel
 # parameter has the name; such kernels go native (launch() passes every argument positionally).
 DEPRECATED_OPTIONS = frozenset({"device", "stream", "device_type"})
@@ -235,8 +297,46 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
     return Draft(names, constexprs, cache, ns, sig, args_tuple, key, tuples)
 
 
+class AccelSpec(NamedTuple):
+    """Everything the compiled accelerator serves one kernel's hits with: ``_accel.Accel(py, spec)``
+    reads these attributes (see the field comments of ``Accel`` in ``_accel.c``)."""
+
+    names: Tuple[str, ...]
+    defaults: Tuple[Any, ...]  # each parameter's default, or ``required``
+    required: Any
+    constexpr: Tuple[bool, ...]
+    fn: Any
+    entries: Dict[Any, Any]
+    hit: Any
+    tensor: type
+    float_key: Any
+    value_key: Any
+    tuples: bool
+    constexpr_key: Any
+    injected: Any
+    driver_config: Any
+    driver_attr: str
+    driver: Any
+    get_device: Any
+    get_stream: Any
+    verify: Any
+    launched: Tuple[bool, ...]
+    # the release's checks (each backend's ``release`` argument of :func:`accelerate`)
+    native_attr: str
+    nested: bool
+    instrumentation: int
+    hooks: Any
+    hook_chains: bool
+    stages_hook: bool
+    # the launch ABI (:data:`LAYOUT_3X`): positions of the roles of ACCEL_CALL_ROLES / ACCEL_ENTRY_ROLES
+    call_width: int
+    call_slots: Tuple[int, ...]
+    entry_width: int
+    entry_items: Tuple[int, ...]
+
+
 def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, launch_constexprs: bool,
-               verify: bool, spec: Dict[str, Any]) -> Tuple[Any, _cache.KernelCache]:
+               verify: bool, release: Dict[str, Any]) -> Tuple[Any, _cache.KernelCache]:
     """``(launcher, its key cache)``: ``fast`` (a generated 3.x launcher) wrapped by the compiled
     accelerator, which serves its plain hits in C with the same key (``_accel.c``); ``fast`` itself
     when the accelerator is off.
@@ -244,8 +344,7 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
     ``injected``: how many options the release injects (the key ends with their ``(value, type)``
     pairs, computed by a generated function from the same expressions); ``launch_constexprs``:
     the compiled kernel's launcher takes the constexpr arguments too (3.3+); ``verify``:
-    ``TRITONCOMPAT_VERIFY``; ``spec``: the release-specific checks, as ``_accel.Accel`` takes
-    them. The driver, its device/stream functions and the verifier are the ones ``fast`` uses
+    ``TRITONCOMPAT_VERIFY``; ``release``: the release-specific checks (:class:`AccelSpec`'s). The driver, its device/stream functions and the verifier are the ones ``fast`` uses
     (its namespace's ``_tc_driver_config``, ``_tc_driver``, ``_tc_get_device``, ...).
     """
     module = _accel.load()
@@ -256,15 +355,19 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
     source = ["def _tc_injected(_tc_options):", "    return (", *[f"        {k}," for k in tail], "    )"]
     ns_injected = _codegen.make_function("_tc_injected", source, ns, f"injected {kernel.fn.__qualname__}")
     required = object()
-    return module.Accel(
-        py=fast, names=tuple(d.names),
-        defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names), required=required,
-        constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel, entries=d.cache.entries,
-        hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key, tuples=d.tuples,
-        constexpr_key=constexpr_key, injected=ns_injected, driver_config=ns["_tc_driver_config"],
+    layout = LAYOUT_3X
+    spec = AccelSpec(
+        names=tuple(d.names), defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names),
+        required=required, constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel,
+        entries=d.cache.entries, hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key,
+        tuples=d.tuples, constexpr_key=constexpr_key, injected=ns_injected, driver_config=ns["_tc_driver_config"],
         driver=ns["_tc_driver"], get_device=ns["_tc_get_device"], get_stream=ns["_tc_get_stream"],
         verify=ns["_tc_verify"] if verify else None,
-        launched=tuple(launch_constexprs or name not in d.constexprs for name in d.names), **spec), d.cache
+        launched=tuple(launch_constexprs or name not in d.constexprs for name in d.names),
+        call_width=len(layout.call), call_slots=tuple(layout.call.index(role) for role in ACCEL_CALL_ROLES),
+        entry_width=len(layout.entry), entry_items=tuple(layout.entry.index(role) for role in ACCEL_ENTRY_ROLES),
+        **release)
+    return module.Accel(fast, spec), d.cache
 
 
 def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:
@@ -437,8 +540,11 @@ class JitState:
         return forwarder(self.run, self.kernel, reason)
 
     def entry(self, compiled: Any, nkey: Any, container: Any) -> Tuple:
-        """The cache entry of a compiled kernel found under ``nkey`` in ``container``."""
-        return (compiled, nkey, container, compiled.run, compiled.function, compiled.packed_metadata)
+        """The cache entry of a compiled kernel found under ``nkey`` in ``container`` (3.x:
+        :data:`LAYOUT_3X`'s ``entry``)."""
+        items = {"compiled": compiled, "native_key": nkey, "container": container, "run": compiled.run,
+                 "function": compiled.function, "packed_metadata": compiled.packed_metadata}
+        return tuple(items[role] for role in LAYOUT_3X.entry)
 
     def verify(self, entry, dev, grid, args, options):
         """``TRITONCOMPAT_VERIFY=1``: Triton's own key and lookup (``warmup=True``: a compile on a

@@ -56,7 +56,7 @@ ACCELERATED = True
 
 # Where things sit in the launcher's positional arguments (tests compare calls slot by slot):
 # (gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *non_constexpr).
-LAUNCHER_LAYOUT = {"stream_slot": 3, "function_slot": 4, "hook_slots": (6, 7, 8), "args_slot": 9}
+LAUNCHER_LAYOUT = _common.LAYOUT_3X.as_dict()
 
 # Triton's own run, taken from the class before tritoncompat.patch() can replace it.
 _RUN = JITFunction.__dict__["run"]
@@ -115,8 +115,14 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     grid_dict = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     values = ", ".join(regular)
     trailing = f", {values}" if regular else ""
-    prefix = ("_tc_grid[0], _tc_grid[1] if _tc_n > 1 else 1, _tc_grid[2] if _tc_n > 2 else 1, "
-              "_tc_stream, _tc_function, _tc_packed")
+    layout = _common.LAYOUT_3X
+    # launch_metadata() is None without an enter hook; the hooks are read after the grid, as Triton reads them
+    idle_call = layout.call_source({**_common.CALL_LOCALS, "launch_metadata": "None", "enter_hook": "None",
+                                    "exit_hook": "_tc_CK.launch_exit_hook"}, trailing)
+    hooked_call = layout.call_source({**_common.CALL_LOCALS, "enter_hook": "_tc_enter",
+                                      "exit_hook": "_tc_CK.launch_exit_hook",
+                                      "launch_metadata": f"_tc_kernel.launch_metadata(_tc_grid, _tc_stream{trailing})"},
+                                     trailing)
     go_native = f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)"
 
     lines = [
@@ -125,17 +131,16 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
         # grid None: Triton asserts (after its lookup); pre-run hooks: Triton runs them
         "    if _tc_entry is None or _tc_grid is None or _tc_fn.pre_run_hooks:",
         go_native,
-        "    _tc_kernel, _tc_nkey, _tc_dcache, _tc_run, _tc_function, _tc_packed = _tc_entry",
+        f"    {layout.unpack_source(_common.ENTRY_LOCALS)}",
         "    if _tc_fn.cache.get(_tc_dev) is not _tc_dcache or _tc_dcache.get(_tc_nkey) is not _tc_kernel:",
         go_native,
         *_common.hit_lines(verify, args_tuple, grid_dict),
         # Read after the grid, as Triton reads them; launch_metadata() is None without an enter hook.
         "    _tc_enter = _tc_CK.launch_enter_hook",
         "    if _tc_enter is None:",
-        f"        _tc_run({prefix}, None, None, _tc_CK.launch_exit_hook{trailing})",
+        f"        {idle_call}",
         "    else:",
-        f"        _tc_run({prefix}, _tc_kernel.launch_metadata(_tc_grid, _tc_stream{trailing}), _tc_enter,"
-        f" _tc_CK.launch_exit_hook{trailing})",
+        f"        {hooked_call}",
         "    return _tc_kernel",
     ]
     fast = _codegen.make_function(kernel.fn.__name__, lines, ns,
@@ -160,6 +165,16 @@ class _State(_common.JitState):
         if getattr(spec, "__func__", spec) not in _SPEC_KEYS:
             return "backend-specific specialization key"
         return None
+
+
+def floor(kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Any:
+    """The benchmark's floor: the compiled kernel's launcher with prebuilt arguments (the
+    non-constexpr ones, as 3.0-3.2 pass them) and no hooks."""
+    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    constexprs = {p.name for p in kernel.params if p.is_constexpr}
+    values = tuple(v for name, v in bound.arguments.items() if name not in constexprs)
+    return _common.floor_3x(compiled, grid, values, stream)
 
 
 def build_forwarder(kernel: Any, reason: str) -> Any:

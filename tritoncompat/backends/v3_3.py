@@ -43,7 +43,7 @@ ACCELERATED = True
 
 # Where things sit in the launcher's positional arguments (tests compare calls slot by slot):
 # (gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *params).
-LAUNCHER_LAYOUT = {"stream_slot": 3, "function_slot": 4, "hook_slots": (6, 7, 8), "args_slot": 9}
+LAUNCHER_LAYOUT = _common.LAYOUT_3X.as_dict()
 
 # Triton's own run, taken from the class before tritoncompat.patch() can replace it.
 _RUN = JITFunction.__dict__["run"]
@@ -128,24 +128,27 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
              "_tc_idle = not (_tc_enter.calls or _tc_exit.calls)" if _HOOK_CHAINS
              else "_tc_idle = _tc_enter is None and _tc_exit is None"]
     grid_dict = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
-    launch_args = ("_tc_grid[0], _tc_grid[1] if _tc_n > 1 else 1, _tc_grid[2] if _tc_n > 2 else 1, "
-                   "_tc_stream, _tc_function, _tc_packed")
     trailing = f", {args}" if names else ""
+    layout = _common.LAYOUT_3X
+    idle_call = layout.call_source({**_common.CALL_LOCALS, "launch_metadata": "None", "enter_hook": "None",
+                                    "exit_hook": "None"}, trailing)
+    hooked_call = layout.call_source({**_common.CALL_LOCALS, "enter_hook": "_tc_enter", "exit_hook": "_tc_exit",
+                                      "launch_metadata": f"_tc_kernel.launch_metadata(_tc_grid, _tc_stream{trailing})"},
+                                     trailing)
 
     lines = [
         f"def {kernel.fn.__name__}(_tc_grid, {', '.join(sig + ['**_tc_options'])}):",
         *_common.key_lines(f"_tc_driver_config.{_DRIVER_ATTR} is not _tc_driver", key, args_tuple, hooks),
         f"    if _tc_entry is None or {' or '.join(go_native)}:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
-        "    _tc_kernel, _tc_nkey, _tc_dcache, _tc_run, _tc_function, _tc_packed = _tc_entry",
+        f"    {layout.unpack_source(_common.ENTRY_LOCALS)}",
         "    if _tc_fn.device_caches.get(_tc_dev) is not _tc_dcache or _tc_dcache[0].get(_tc_nkey) is not _tc_kernel:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
         *_common.hit_lines(verify, args_tuple, grid_dict),
         "    if _tc_idle:",
-        f"        _tc_run({launch_args}, None, None, None{trailing})",
+        f"        {idle_call}",
         "    else:",
-        f"        _tc_run({launch_args}, _tc_kernel.launch_metadata(_tc_grid, _tc_stream{trailing}),"
-        f" _tc_enter, _tc_exit{trailing})",
+        f"        {hooked_call}",
         "    return _tc_kernel",
     ]
     fast = _codegen.make_function(kernel.fn.__name__, lines, ns,
@@ -179,6 +182,14 @@ class _State(_common.JitState):
         if compiled.metadata.target.backend != "cuda":
             return "non-CUDA backend"
         return None
+
+
+def floor(kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Any:
+    """The benchmark's floor: the compiled kernel's launcher with prebuilt arguments (every
+    parameter, constexprs included) and no hooks."""
+    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return _common.floor_3x(compiled, grid, tuple(bound.arguments.values()), stream)
 
 
 def build_forwarder(kernel: Any, reason: str) -> Any:

@@ -52,6 +52,7 @@ import weakref
 import triton
 
 from .. import _placement
+from ..backends._common import LAYOUT_3X
 
 
 def _parse_version(s):
@@ -113,6 +114,10 @@ class _Utils:
         self._fc.unloaded.append(module)
 
 
+# 3.x: where the launcher's arguments hold the launch metadata, the enter hook and the exit hook
+_HOOK_SLOTS_3X = LAYOUT_3X.as_dict()["hook_slots"]
+
+
 class _Launcher:
     """3.x ``launcher_cls``: one per compiled kernel, becomes ``CompiledKernel.run``. Like the
     real launchers, it calls the enter hook with the launch metadata before the launch and the
@@ -122,7 +127,8 @@ class _Launcher:
         pass
 
     def __call__(self, *args):
-        metadata, enter, leave = args[6:9] if len(args) >= 9 else (None, None, None)
+        slots = _HOOK_SLOTS_3X
+        metadata, enter, leave = (args[i] for i in slots) if len(args) > max(slots) else (None, None, None)
         if enter is not None:
             enter(metadata)
         _record_launch(*args)
