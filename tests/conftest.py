@@ -25,6 +25,22 @@ except ImportError:
     pass
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+# The modules that need no torch. The tNNN-cp3NN envs (Pythons whose only torch on PyPI is a
+# multi-GB CUDA build) have none and run these; every other module needs torch, and is skipped
+# whole, with the reason, where it is missing (instead of erroring at its `import torch`).
+TORCH_FREE = {"test_accel_notorch.py", "test_cache.py", "test_structure.py", "test_version.py"}
+
+
+class _NeedsTorch(pytest.Module):
+    def collect(self):
+        pytest.skip(f"{self.path.name} needs torch, which is not installed here (the tNNN-cp3NN envs run "
+                    "without it: see matrix/README.md)", allow_module_level=True)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if not HAS_TORCH and module_path.name not in TORCH_FREE:
+        return _NeedsTorch.from_parent(parent, path=module_path)
 
 
 def _has_gpu():

@@ -1,6 +1,8 @@
 """_cache and the key pieces of backends/_common (no Triton needed)."""
 
+import gc
 import threading
+import weakref
 
 import pytest
 from hypothesis import given
@@ -150,3 +152,54 @@ def test_collected_cache_never_blocks_on_the_module_lock():
     assert done.wait(10), "KernelCache.__del__ blocked on the module lock"
     _cache._live.discard(cache)
     assert _cache.cache_info().hits == before  # the retired count replaces the live one
+
+
+def test_a_cache_collected_while_cache_clear_runs_brings_back_no_count(monkeypatch):
+    """A dropped launcher's cache is freed by the cyclic collector (the launcher's namespace holds
+    the launcher), which may run in the middle of cache_clear(): on CPython 3.12+ at any
+    eval-breaker check, e.g. inside the iteration of the live caches, after their weak reference
+    died and before the cache was cleared. Its counts predate the clear and must stay dropped (a
+    3.12 GPU run saw the previous test's hit after the clear: ``hits == 1`` after a call that
+    raised)."""
+
+    class Cycle:
+        pass
+
+    class CollectingWeakSet(weakref.WeakSet):
+        def __iter__(self):
+            gc.collect()  # the collector runs here, as it may at any point
+            return super().__iter__()
+
+    gc.disable()  # the cycle below is freed by the collection inside cache_clear(), not before
+    try:
+        cache = _cache.KernelCache("k", maxsize=2)
+        next(cache.hits)
+        cache.misses += 1
+        holder = Cycle()
+        holder.cache, holder.me = cache, holder
+        monkeypatch.setattr(_cache, "_live", CollectingWeakSet(_cache._live))
+        del cache, holder
+        tritoncompat.cache_clear()
+    finally:
+        gc.enable()
+    info = tritoncompat.cache_info()
+    assert (info.hits, info.misses) == (0, 0), info
+    # a cache made after the clear, counted, then collected: its counts stay
+    cache = _cache.KernelCache("k", maxsize=2)
+    next(cache.hits)
+    del cache
+    gc.collect()
+    assert tritoncompat.cache_info().hits == 1
+    # one collected while cache_info() takes its snapshot: counted once, by that very call
+    gc.disable()
+    try:
+        cache = _cache.KernelCache("k", maxsize=2)
+        next(cache.hits)
+        next(cache.hits)
+        holder = Cycle()
+        holder.cache, holder.me = cache, holder
+        del cache, holder
+        assert tritoncompat.cache_info().hits == 3
+    finally:
+        gc.enable()
+    assert tritoncompat.cache_info().hits == 3

@@ -63,20 +63,24 @@ def test_import_is_light_and_side_effect_free():
     assert out.strip() == "[]"
 
 
-CELL = re.fullmatch(r"t(\d)(\d)(\d)", os.environ.get("TOX_ENV_NAME", ""))
+# tNNN, tNNN-pyonly, tNNN-cp3NN (Python 3.NN)
+CELL = re.fullmatch(r"t(\d)(\d)(\d)(?:-pyonly|-cp(\d)(\d+))?", os.environ.get("TOX_ENV_NAME", ""))
 
 
 @pytest.mark.triton
 @pytest.mark.skipif(CELL is None, reason="not run by a tox matrix env (tNNN)")
 def test_matrix_cell_runs_the_pinned_versions():
-    """Each matrix cell runs the Triton (and numpy) its constraints file pins."""
+    """Each matrix cell runs the Triton (and numpy) its constraints file pins, and a -cp3NN cell
+    the Python it names."""
     from importlib.metadata import version
     from pathlib import Path
 
     import triton
     from packaging.requirements import Requirement
 
-    release = ".".join(CELL.groups())
+    release = ".".join(CELL.groups()[:3])
+    if CELL.group(4):
+        assert sys.version_info[:2] == (int(CELL.group(4)), int(CELL.group(5)))
     assert triton.__version__ == release
     path = Path(__file__).resolve().parent.parent / "matrix" / f"triton-{release}.txt"
     pins = [Requirement(line) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]

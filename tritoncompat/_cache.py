@@ -16,7 +16,7 @@ import itertools
 import threading
 import weakref
 from collections import Counter, deque
-from typing import Any, Dict, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 __all__ = ["CacheInfo", "KernelCache", "count_fallback", "cache_info", "cache_clear"]
 
@@ -25,8 +25,16 @@ _fallbacks: Counter = Counter()
 _retired = Counter()  # counts of kernel caches that were garbage-collected
 # __del__ may run from the garbage collector at any allocation, even while this module holds
 # _lock in the same thread: it only appends here (atomic), and readers drain under the lock.
-_retiring: "deque[Dict[str, int]]" = deque()
+# Each item is (epoch, counts): the counts of a cache since its last clear, in that epoch.
+_retiring: "deque[Tuple[int, Dict[str, int]]]" = deque()
 _live: "weakref.WeakSet[KernelCache]" = weakref.WeakSet()
+# How many cache_clear() calls there were. A cache's counts belong to the epoch of its last clear
+# (or creation): a cache the garbage collector finalizes while cache_clear() runs (its weak
+# reference already dead, so not cleared; its __del__ after the drain) retires with an older
+# epoch, and its counts, which predate the clear, are dropped instead of reappearing after it.
+# (The collector runs at an allocation; on CPython 3.12+ at the next eval-breaker check, so at
+# almost any point of Python code, inside the iteration of _live too.)
+_epoch = 0
 
 
 class CacheInfo(NamedTuple):
@@ -53,7 +61,8 @@ def _count_value(counter: "itertools.count[int]") -> int:
 class KernelCache:
     """Fast key -> backend entry for one kernel, bounded to ``maxsize`` entries."""
 
-    __slots__ = ("name", "entries", "lock", "hits", "hits_base", "misses", "evictions", "maxsize", "__weakref__")
+    __slots__ = ("name", "entries", "lock", "hits", "hits_base", "misses", "evictions", "maxsize", "epoch",
+                 "__weakref__")
 
     def __init__(self, name: str, maxsize: int) -> None:
         self.name = name
@@ -68,7 +77,8 @@ class KernelCache:
         self.misses = 0
         self.evictions = 0
         self.maxsize = maxsize
-        with _lock:
+        with _lock:  # a cache_clear() either sees this cache or ran before it was made
+            self.epoch = _epoch
             _live.add(self)
 
     def store(self, key: Any, entry: Any) -> None:
@@ -84,25 +94,30 @@ class KernelCache:
                 "entries": len(self.entries), "evictions": self.evictions}
 
     def clear(self) -> None:
+        """Drop the entries and zero the counters; from now on they belong to the current epoch."""
         with self.lock:
             self.entries.clear()
             self.hits_base = _count_value(self.hits)
             self.misses = 0
             self.evictions = 0
+            self.epoch = _epoch
 
     def __del__(self) -> None:
         try:
             info = self.info()
             info.pop("entries")
-            _retiring.append(info)
+            _retiring.append((self.epoch, info))
         except Exception:  # interpreter shutdown: module globals may be gone
             pass
 
 
 def _drain_retired() -> None:
-    """Fold the counts of collected caches into ``_retired`` (the caller holds ``_lock``)."""
+    """Fold the counts of collected caches into ``_retired`` (the caller holds ``_lock``); counts
+    from before the last cache_clear() are dropped."""
     while _retiring:
-        _retired.update(_retiring.popleft())
+        epoch, info = _retiring.popleft()
+        if epoch == _epoch:
+            _retired.update(info)
 
 
 def count_fallback(reason: str) -> None:
@@ -114,8 +129,10 @@ def count_fallback(reason: str) -> None:
 def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
     """Sum the counters of every live kernel cache (or of one), plus the process's fallbacks."""
     with _lock:
-        _drain_retired()
+        # Snapshot first, then drain: a cache the collector finalizes during the snapshot has
+        # retired by the drain, and one in the snapshot cannot die; each is counted once.
         caches = [cache] if cache is not None else list(_live)
+        _drain_retired()
         totals = Counter() if cache is not None else Counter(_retired)
         fallbacks = dict(_fallbacks)
     for c in caches:
@@ -126,9 +143,11 @@ def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
 
 def cache_clear() -> None:
     """Drop every fast key and reset every counter. Triton's own caches are left alone."""
+    global _epoch
     with _lock:
+        _epoch += 1  # first: whatever retires from now on with an older epoch is dropped
+        caches = list(_live)  # the collector may finalize caches in here (see _epoch)
         _drain_retired()
-        caches = list(_live)
         _fallbacks.clear()
         _retired.clear()
     for c in caches:
