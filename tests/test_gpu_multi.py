@@ -428,9 +428,9 @@ def _run_child(argv, timeout):
 
 
 def _capture_case(job):
-    first, capture, mode = job
+    first, capture, mode, guard = job
     started = time.time()
-    result, rc, stderr = _run_child(["capture", str(first), str(capture), mode], SUBPROCESS_TIMEOUT)
+    result, rc, stderr = _run_child(["capture", str(first), str(capture), mode, guard], SUBPROCESS_TIMEOUT)
     if result is None:
         result = {"ok": False, "warm_ok": None, "stage": "timeout" if rc == "timeout" else "crash",
                   "error": f"child exited {rc} without a result", "hits": None}
@@ -450,7 +450,10 @@ def _outcome(r):
 def test_capture_matrix_fresh_processes():
     from concurrent.futures import ThreadPoolExecutor
 
-    jobs = [(f, c, m) for f in (0, 1) for c in (0, 1) for m in CAPTURE_MODES]
+    # guard: the capture device made current (torch.cuda.device) around the first launch and the
+    # capture, as the README says to; noguard: only the capture stream names the device (what
+    # Triton's own launch then does depends on the context left current: compared, not required)
+    jobs = [(f, c, m, g) for g in ("guard", "noguard") for f in (0, 1) for c in (0, 1) for m in CAPTURE_MODES]
     started = time.time()
     workers = min(8, max(2, (os.cpu_count() or 8) // 4))  # 16-32 cores on the GPU machine: 4-8 at once
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -458,22 +461,23 @@ def test_capture_matrix_fresh_processes():
     elapsed = time.time() - started
 
     lines = [f"[d] CUDA-graph capture matrix, each case a fresh interpreter ({len(jobs)} runs, {elapsed:.0f} s)",
-             f"{'first touched':<14}{'capture on':<12}" + "".join(f"{m:<22}" for m in CAPTURE_MODES)]
-    for f in (0, 1):
-        for c in (0, 1):
-            cells = []
-            for m in CAPTURE_MODES:
-                r = results[f, c, m]
-                if r.get("ok"):
-                    cell = f"ok (hits {r.get('hits')})" if m != "native" else "ok"
-                else:
-                    cell = f"FAIL@{r.get('stage')}"
-                cells.append(f"{cell:<22}")
-            lines.append(f"cuda:{f:<9}cuda:{c:<7}" + "".join(cells))
+             f"{'device guard':<14}{'first touched':<14}{'capture on':<12}" + "".join(f"{m:<22}" for m in CAPTURE_MODES)]
+    for g in ("guard", "noguard"):
+        for f in (0, 1):
+            for c in (0, 1):
+                cells = []
+                for m in CAPTURE_MODES:
+                    r = results[f, c, m, g]
+                    if r.get("ok"):
+                        cell = f"ok (hits {r.get('hits')})" if m != "native" else "ok"
+                    else:
+                        cell = f"FAIL@{r.get('stage')}"
+                    cells.append(f"{cell:<22}")
+                lines.append(f"{g:<14}cuda:{f:<9}cuda:{c:<7}" + "".join(cells))
     lines.append("device of the thread's current CUDA context (driver) / torch's current device, after the touch"
                  " and before the first launch:")
-    for (f, c, m), r in sorted(results.items()):
-        lines.append(f"  first cuda:{f} capture cuda:{c} {m:<16} after touch ctx {r.get('ctx_device_after_touch')!s:<6}"
+    for (f, c, m, g), r in sorted(results.items()):
+        lines.append(f"  {g:<8} first cuda:{f} capture cuda:{c} {m:<16} after touch ctx {r.get('ctx_device_after_touch')!s:<6}"
                      f" torch {r.get('torch_device_after_touch')!s:<5} before launch ctx"
                      f" {r.get('ctx_device_before_first_launch')!s:<6} torch {r.get('torch_device_before_first_launch')!s:<5} "
                      + ("" if r.get("ok") else f"error: {(r.get('error') or '')[:300]}"))
@@ -484,30 +488,29 @@ def test_capture_matrix_fresh_processes():
         try:
             os.makedirs(out_dir, exist_ok=True)
             with open(os.path.join(out_dir, "capture_matrix.json"), "w") as fh:
-                json.dump({"matrix": [{"first_touched": f, "capture_device": c, "mode": m, **r}
-                                      for (f, c, m), r in sorted(results.items())], "table": table}, fh, indent=2)
+                json.dump({"matrix": [{"guard": g, "first_touched": f, "capture_device": c, "mode": m, **r}
+                                      for (f, c, m, g), r in sorted(results.items())], "table": table}, fh, indent=2)
         except OSError as exc:
             print(f"[d] could not write {out_dir}/capture_matrix.json: {exc}")
 
     problems = []
-    for f in (0, 1):
-        for c in (0, 1):
-            nat = results[f, c, "native"]
-            if f == c and not nat.get("ok"):
-                problems.append(f"first cuda:{f} capture cuda:{c}: native itself failed (the scenario is broken): "
-                                f"{nat.get('stage')}: {nat.get('error')}\n{nat.get('stderr_tail', '')[-1500:]}")
-            for m in CAPTURE_MODES[1:]:
-                r = results[f, c, m]
-                if nat.get("ok") and not r.get("ok"):
-                    problems.append(f"first cuda:{f} capture cuda:{c}: {m} FAILED where native succeeds: "
-                                    f"{r.get('stage')}: {r.get('error')}\n{r.get('stderr_tail', '')[-1500:]}")
-                elif m != "launch_explicit" and _outcome(r) != _outcome(nat):
-                    problems.append(f"first cuda:{f} capture cuda:{c}: {m} outcome {_outcome(r)} != native {_outcome(nat)}")
-                if r.get("ok") and not (r.get("hits") or 0) >= 3:
-                    problems.append(f"first cuda:{f} capture cuda:{c}: {m}: only {r.get('hits')} fast hits "
-                                    f"(misses {r.get('misses')}, fallbacks {r.get('fallbacks')})")
-                if r.get("warnings"):
-                    problems.append(f"first cuda:{f} capture cuda:{c}: {m}: TritonCompatWarning {r['warnings']}")
+    for f, c, g in [(f, c, g) for g in ("guard", "noguard") for f in (0, 1) for c in (0, 1)]:
+        nat = results[f, c, "native", g]
+        if g == "guard" and not nat.get("ok"):
+            problems.append(f"first cuda:{f} capture cuda:{c}: native itself failed under the device guard: "
+                            f"{nat.get('stage')}: {nat.get('error')}\n{nat.get('stderr_tail', '')[-1500:]}")
+        for m in CAPTURE_MODES[1:]:
+            r = results[f, c, m, g]
+            if nat.get("ok") and not r.get("ok"):
+                problems.append(f"{g} first cuda:{f} capture cuda:{c}: {m} FAILED where native succeeds: "
+                                f"{r.get('stage')}: {r.get('error')}\n{r.get('stderr_tail', '')[-1500:]}")
+            elif m != "launch_explicit" and _outcome(r) != _outcome(nat):
+                problems.append(f"{g} first cuda:{f} capture cuda:{c}: {m} outcome {_outcome(r)} != native {_outcome(nat)}")
+            if r.get("ok") and not (r.get("hits") or 0) >= 3:
+                problems.append(f"{g} first cuda:{f} capture cuda:{c}: {m}: only {r.get('hits')} fast hits "
+                                f"(misses {r.get('misses')}, fallbacks {r.get('fallbacks')})")
+            if r.get("warnings"):
+                problems.append(f"{g} first cuda:{f} capture cuda:{c}: {m}: TritonCompatWarning {r['warnings']}")
     assert not problems, "\n".join(problems)
 
 
@@ -623,9 +626,11 @@ def _emit(result):
     sys.stderr.flush()
 
 
-def _child_capture(first, capture, mode):
-    """Touch cuda:``first``; under torch.cuda.device(``capture``) warm a kernel up on a capture
-    stream of that device, capture a graph of two launches, replay it; print the outcome."""
+def _child_capture(first, capture, mode, guard=True):
+    """Touch cuda:``first``; under torch.cuda.device(``capture``) (``guard``; without it, only the
+    capture stream names the device) warm a kernel up on a capture stream of that device, capture
+    a graph of two launches, replay it; print the outcome."""
+    import contextlib
     import warnings
 
     result = {"ok": False, "warm_ok": None, "stage": "import", "error": None, "hits": None, "misses": None,
@@ -655,7 +660,7 @@ def _child_capture(first, capture, mode):
         result["torch_device_after_touch"] = torch.cuda.current_device()
 
         result["stage"] = "warm"
-        with torch.cuda.device(capture):
+        with torch.cuda.device(capture) if guard else contextlib.nullcontext():
             stream = torch.cuda.Stream(device=capture)
             gen = torch.Generator().manual_seed(1234)
             x = torch.randn(n, generator=gen).to(f"cuda:{capture}")
@@ -805,7 +810,7 @@ def _child_dist(rank, world, port, path):
 def _main(argv):
     try:
         if argv[0] == "capture":
-            _child_capture(int(argv[1]), int(argv[2]), argv[3])
+            _child_capture(int(argv[1]), int(argv[2]), argv[3], guard=argv[4:] != ["noguard"])
         elif argv[0] == "dist":
             _child_dist(int(argv[1]), int(argv[2]), int(argv[3]), argv[4])
         else:
