@@ -18,6 +18,7 @@ import tritoncompat
 from tritoncompat import _accel, _launch, _version
 
 import corpus
+from test_accel_notorch import Recorder
 from test_launch import assert_same_launch
 
 pytestmark = [pytest.mark.triton]
@@ -30,26 +31,6 @@ needs_accel = pytest.mark.skipif(
 
 def launcher(kernel):
     return vars(kernel)[_launch.ATTR]
-
-
-class Recorder:
-    """Stands in for the Python launcher's ``_tc_entries_get``: records the keys it looks up."""
-
-    def __init__(self, fast):
-        self.globals = fast.py.__globals__
-        self.real = self.globals["_tc_entries_get"]
-        self.keys = []
-
-    def __call__(self, key):
-        self.keys.append(key)
-        return self.real(key)
-
-    def __enter__(self):
-        self.globals["_tc_entries_get"] = self
-        return self
-
-    def __exit__(self, *exc):
-        self.globals["_tc_entries_get"] = self.real
 
 
 def served_in_c(kernel, grid, args, kwargs, via=None):

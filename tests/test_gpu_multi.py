@@ -35,6 +35,8 @@ import traceback  # noqa: E402
 
 import pytest  # noqa: E402
 
+from test_gpu import _outputs  # noqa: E402  (every tensor of a launch, on the CPU)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SCRIPT = os.path.abspath(__file__)
@@ -91,19 +93,6 @@ def _clone(seed_args, seed_kwargs):
         return a
 
     return tuple(copy(a) for a in seed_args), {k: copy(v) for k, v in seed_kwargs.items()}
-
-
-def _outputs(args, kwargs):
-    """Every tensor of a launch (inputs and outputs), on the CPU, in argument order."""
-    import torch
-
-    flat = []
-    for a in list(args) + list(kwargs.values()):
-        if isinstance(a, torch.Tensor):
-            flat.append(a.detach().cpu())
-        elif isinstance(a, tuple):
-            flat += [x.detach().cpu() for x in a if isinstance(x, torch.Tensor)]
-    return flat
 
 
 def _same(got, want):
