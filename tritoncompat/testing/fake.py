@@ -51,7 +51,9 @@ import weakref
 
 import triton
 
-from .. import _placement
+import importlib
+
+from .. import _placement, _version
 from ..backends._common import LAYOUT_3X
 
 
@@ -114,8 +116,18 @@ class _Utils:
         self._fc.unloaded.append(module)
 
 
-# 3.x: where the launcher's arguments hold the launch metadata, the enter hook and the exit hook
-_HOOK_SLOTS_3X = LAYOUT_3X.as_dict()["hook_slots"]
+
+def _launcher_layout():
+    """The launcher layout of this release, as the backend that serves it describes it (the one
+    description of each launch ABI); 3.x's for a release the version table does not know."""
+    name = _version.detect().backend
+    if name in _version.BACKENDS:
+        return importlib.import_module(f"tritoncompat.backends.{name}").LAUNCHER_LAYOUT
+    return LAYOUT_3X.as_dict()
+
+
+# Where the launcher's arguments hold the enter and exit hooks (3.x: the launch metadata first).
+_HOOK_SLOTS = _launcher_layout()["hook_slots"]
 
 
 class _Launcher:
@@ -127,7 +139,7 @@ class _Launcher:
         pass
 
     def __call__(self, *args):
-        slots = _HOOK_SLOTS_3X
+        slots = _HOOK_SLOTS
         metadata, enter, leave = (args[i] for i in slots) if len(args) > max(slots) else (None, None, None)
         if enter is not None:
             enter(metadata)
@@ -229,18 +241,15 @@ def _device_of(arg):
 
 
 _STUB = None
-# 2.x launcher: where the enter/exit hooks sit in its arguments (2.1: after the stream and the
-# function; 2.2-2.3: after four more metadata slots).
-_HOOK_SLOTS_2X = (7, 8) if V < (2, 2) else (11, 12)
 
 
 def _launch_2x(*args):
     """The 2.x launcher (``c_wrapper`` / ``kernel.run``): records the launch and, like the real
     one, calls the enter and exit hooks with the whole argument tuple when they are not None. A
     raising enter hook stops 2.2-2.3 before the launch; 2.1 launches, then raises."""
-    if len(args) <= _HOOK_SLOTS_2X[1]:
+    if len(args) <= _HOOK_SLOTS[1]:
         return _record_launch(*args)
-    enter, leave = args[_HOOK_SLOTS_2X[0]], args[_HOOK_SLOTS_2X[1]]
+    enter, leave = args[_HOOK_SLOTS[0]], args[_HOOK_SLOTS[1]]
     error = None
     if enter is not None:
         try:
