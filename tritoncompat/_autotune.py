@@ -37,7 +37,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from . import _cache, _codegen, _select, _slot
 from ._errors import BUILD_FAILED
 from ._slot import MEMO_ATTR
-from .backends._common import is_compiling_function
+from .backends._common import is_compiling_function, kind
 
 __all__ = ["memo_for", "launcher", "heuristics_launcher", "original_run", "patch_targets", "MEMO_ATTR"]
 
@@ -97,7 +97,7 @@ class Memo:
         # @triton.heuristics between the autotuner and the kernel: run here, as Heuristics.run does
         self.heuristics: List[Any] = []
         fn = tuner.fn
-        while type(fn).__name__ == "Heuristics" and hasattr(fn, "values"):
+        while kind(fn) == "heuristics" and hasattr(fn, "values"):
             self.heuristics.append(fn)
             fn = fn.fn
         self.kernel = fn

@@ -14,6 +14,7 @@ from . import _accel, _autotune, _cache, _placement, _select, _slot
 from ._errors import BUILD_FAILED, TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
 from ._select import backend, status
 from ._slot import ATTR
+from .backends import _common
 
 __all__ = [
     "ATTR", "BUILD_FAILED", "TritonCompatWarning", "TritonCompatError", "TritonCompatVerifyError", "launch",
@@ -42,24 +43,25 @@ def resolve(kernel: Any) -> Callable[..., Any]:
     Triton's own path (counted) for anything the backend does not handle."""
     sel = backend()
     module = sel.module
+    kind = _common.kind(kernel)
     if module is None:
-        if type(kernel).__name__ == "JITFunction":
+        if kind == "jit":
             # Unpatched (patch() installs nothing without a backend): kernel[grid] is native.
             return _native(kernel, sel.reason or "no backend")
-        return _native(kernel, _kind(kernel))
+        return _native(kernel, _common.native_reason(kernel))
     if not module.is_kernel(kernel):
-        if type(kernel).__name__ in ("Autotuner", "Heuristics"):
-            make = _autotune.launcher if type(kernel).__name__ == "Autotuner" else _autotune.heuristics_launcher
+        if kind in ("autotuner", "heuristics"):
+            make = _autotune.launcher if kind == "autotuner" else _autotune.heuristics_launcher
             try:
                 tuned = make(kernel, fast_launch)
             except Exception as exc:  # tritoncompat's own failure: this kernel goes native, as Triton would
                 tuned = _disabled(kernel, exc)
             if tuned is not None:
                 return _slot.install(kernel, tuned)
-        if not any(c.__name__ == "JITFunction" for c in type(kernel).__mro__):
-            return _native(kernel, _kind(kernel))
+        if kind not in ("jit", "jit subclass"):
+            return _native(kernel, _common.native_reason(kernel))
         # A JITFunction subclass (3.4+ Gluon): its patched run/__getitem__ must not recurse.
-        return _slot.install(kernel, module.build_forwarder(kernel, _kind(kernel)))
+        return _slot.install(kernel, module.build_forwarder(kernel, _common.native_reason(kernel)))
 
     def first_launch(grid, *args, **kwargs):
         # Generated on the first launch, which shows the types each parameter is launched with.
@@ -87,15 +89,6 @@ def _disabled(kernel: Any, exc: BaseException) -> Callable[..., Any]:
     if sel.module is not None and sel.module.is_kernel(kernel):
         return sel.module.build_forwarder(kernel, BUILD_FAILED)
     return _native(kernel, BUILD_FAILED)
-
-
-def _kind(kernel: Any) -> str:
-    name = type(kernel).__name__
-    if name in ("InterpretedFunction", "GridSelector"):
-        return "interpreter"
-    if name in ("Autotuner", "Heuristics"):
-        return f"{name.lower()} outside patch()"
-    return f"unsupported kernel type {name}"
 
 
 def launch(kernel: Any, grid: Any, *args: Any, **kwargs: Any) -> Any:
@@ -148,23 +141,16 @@ def dispatcher() -> Callable[..., Any]:
 def _placement_keywords(kernel: Any, kwargs: Dict[str, Any]) -> Optional[tuple]:
     """Pop ``stream`` / ``device`` from ``kwargs`` unless the kernel has a parameter of that name;
     ``(device, stream)``, or None when neither was taken."""
-    inner = _innermost(kernel)
+    inner = _common.innermost(kernel)
     names = getattr(inner, "arg_names", ())
     device = kwargs.pop("device") if "device" in kwargs and "device" not in names else None
     stream = kwargs.pop("stream") if "stream" in kwargs and "stream" not in names else None
     if device is None and stream is None:
         return None
-    if _kind(inner) == "interpreter":
+    if _common.kind(inner) == "interpreter":
         _placement.parse_device(device), _placement.parse_stream(stream)  # checked all the same
         return None  # the interpreter has no devices or streams
     return device, stream
-
-
-def _innermost(kernel: Any) -> Any:
-    """The function under Autotuner / Heuristics wrappers (they keep it in ``.fn``)."""
-    while type(kernel).__name__ in ("Autotuner", "Heuristics") and hasattr(kernel, "fn"):
-        kernel = kernel.fn
-    return kernel
 
 
 def fast_launch(kernel: Any, grid: Any, *args: Any, **kwargs: Any) -> Any:

@@ -171,6 +171,44 @@ def check_globals(kernel: Any) -> None:
 # ``run(gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter, exit, *args)``.
 
 
+# ---------------------------------------------------------------- what a launched object is
+# Triton's kernel and wrapper classes are recognised here, by their names (the same on every
+# release 2.1 - 3.9), so that the layers above know no Triton class.
+
+
+def kind(obj: Any) -> str:
+    """``"jit"`` (a ``JITFunction``), ``"jit subclass"`` (3.4+ Gluon), ``"autotuner"``,
+    ``"heuristics"``, ``"interpreter"`` (2.2+ ``InterpretedFunction``, 2.1 ``GridSelector``) or
+    ``"other"``."""
+    name = type(obj).__name__
+    if name == "JITFunction":
+        return "jit"
+    if name in ("Autotuner", "Heuristics"):
+        return name.lower()
+    if name in ("InterpretedFunction", "GridSelector"):
+        return "interpreter"
+    if any(c.__name__ == "JITFunction" for c in type(obj).__mro__):
+        return "jit subclass"
+    return "other"
+
+
+def native_reason(obj: Any) -> str:
+    """The fallback reason of a launch of ``obj`` that no fast launcher serves."""
+    found = kind(obj)
+    if found == "interpreter":
+        return "interpreter"
+    if found in ("autotuner", "heuristics"):
+        return f"{found} outside patch()"
+    return f"unsupported kernel type {type(obj).__name__}"
+
+
+def innermost(obj: Any) -> Any:
+    """The function under Autotuner / Heuristics wrappers (they keep it in ``.fn``)."""
+    while kind(obj) in ("autotuner", "heuristics") and hasattr(obj, "fn"):
+        obj = obj.fn
+    return obj
+
+
 class LaunchLayout(NamedTuple):
     """A launch ABI's call of the compiled kernel's launcher and the hit's cache entry, each
     described once, by role. The generated launchers, the compiled accelerator (which receives the
