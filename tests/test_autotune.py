@@ -325,3 +325,40 @@ def test_cache_results_disk_cache_through_the_memo(fake_cuda, monkeypatch, tmp_p
     native = launched(fake_cuda)
     tritoncompat.launch(second, grid, x, out, 1000, 2.0)
     assert launched(fake_cuda) == native
+
+
+def make_stack(stack):
+    """``heuristics`` over ``autotune`` or over another ``heuristics``, over a jit function (as
+    mamba's and flash-linear-attention's kernels are built)."""
+    def body(x_ptr, out_ptr, n, scale, BLOCK: tl.constexpr, EVEN: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * scale + EVEN, mask=m)
+
+    inner = triton.jit(body)
+    if stack == "heuristics/autotune":
+        inner = triton.autotune(configs=CONFIGS, key=["n"])(inner)
+    else:  # heuristics/heuristics
+        inner = triton.heuristics({"BLOCK": lambda a: 128 if a["n"] > 512 else 64})(inner)
+    return triton.heuristics({"EVEN": lambda a: a["n"] % 64 == 0})(inner)
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+@pytest.mark.parametrize("stack", ["heuristics/autotune", "heuristics/heuristics"])
+def test_every_wrapper_stack_takes_the_fast_path(fake_cuda, via, stack):
+    kernel = make_stack(stack)
+    x, out = tensors()
+    natives = {}
+    for n in (1000, 1024):  # EVEN False, True
+        kernel[grid](x, out, n, 2.0)
+        natives[n] = launched(fake_cuda)
+    for round_ in range(4):
+        for n in (1000, 1024):
+            hits = tritoncompat.cache_info().hits
+            via_call(via, kernel, x, out, n, 2.0)
+            assert launched(fake_cuda) == natives[n], (stack, via, n)
+            # (an autotuner's memo misses once, then its kernel's fast launcher once)
+            if round_ >= 2:
+                assert tritoncompat.cache_info().hits == hits + 1, "not a fast hit"
+    assert not tritoncompat.cache_info().fallbacks

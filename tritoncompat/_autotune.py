@@ -276,11 +276,15 @@ def launcher(tuner: Any, fast_launch: Any) -> Optional[Any]:
 
 
 def heuristics_launcher(heuristics: Any, fast_launch: Any) -> Optional[Any]:
-    """``launch(heuristics_kernel, grid, ...)``: ``Heuristics.run``, then the kernel's fast
-    launch. None when the kernel under it is not a plain JITFunction."""
+    """``launch(heuristics_kernel, grid, ...)``: ``Heuristics.run``, then the fast launch of what
+    it wraps: a plain JITFunction, an Autotuner (through its memo) or another Heuristics (every
+    stack of ``autotune`` / ``heuristics`` over a jit function, as mamba's and fla's kernels are
+    built). None when it wraps anything else."""
     sel = _select.backend()
     kernel = getattr(heuristics, "fn", None)
-    if sel.module is None or not hasattr(heuristics, "values") or not sel.module.is_kernel(kernel):
+    if sel.module is None or not hasattr(heuristics, "values"):
+        return None
+    if not (sel.module.is_kernel(kernel) or kind(kernel) in ("autotuner", "heuristics")):
         return None
 
     def launch_heuristics(args, kwargs):
