@@ -105,3 +105,18 @@ def test_importing_the_name_launch_imports_no_triton_nor_torch():
         kind, loaded = out.stdout.split(" ", 1)
         assert loaded.strip() == "[]", out.stdout
         assert kind == (expected or kind) and kind in ("Launch", "function"), out.stdout
+
+
+def test_accelerator_roles_are_the_c_enums():
+    # The accelerator fills the launcher call by role: Python hands it each role's position in the
+    # layout, in the order of _accel.c's CALL_* / ENTRY_* enums. The two orders must be one.
+    import re
+
+    from tritoncompat.backends._common import ACCEL_CALL_ROLES, ACCEL_ENTRY_ROLES, LAYOUT_3X
+
+    source = open(os.path.join(PACKAGE, "_accel.c")).read()
+    for prefix, roles, layout in (("CALL", ACCEL_CALL_ROLES, LAYOUT_3X.call), ("ENTRY", ACCEL_ENTRY_ROLES, LAYOUT_3X.entry)):
+        body = re.search(r"enum \{\s*(%s_\w+(?:,\s*%s_\w+)*)\s*\};" % (prefix, prefix), source).group(1)
+        names = [name.strip() for name in body.split(",")]
+        assert names == [f"{prefix}_{role.upper()}" for role in roles] + [f"{prefix}_ROLES"]
+        assert sorted(roles) == sorted(layout)  # every role the layout has, and no other

@@ -28,9 +28,9 @@
 /* The roles of the launch ABI the accelerator fills, in the order of backends/_common.py's
  * ACCEL_CALL_ROLES / ACCEL_ENTRY_ROLES. Their positions come from the layout (AccelSpec.call_slots,
  * .entry_items): the layout itself is written once, in backends/_common.py (LAYOUT_3X). */
-enum { CALL_GRID_X, CALL_GRID_Y, CALL_GRID_Z, CALL_STREAM, CALL_FUNCTION, CALL_PACKED, CALL_METADATA, CALL_ENTER,
-       CALL_EXIT, CALL_ROLES };
-enum { ENTRY_COMPILED, ENTRY_NATIVE_KEY, ENTRY_CONTAINER, ENTRY_RUN, ENTRY_FUNCTION, ENTRY_PACKED, ENTRY_ROLES };
+enum { CALL_GRID_X, CALL_GRID_Y, CALL_GRID_Z, CALL_STREAM, CALL_FUNCTION, CALL_PACKED_METADATA,
+       CALL_LAUNCH_METADATA, CALL_ENTER_HOOK, CALL_EXIT_HOOK, CALL_ROLES };
+enum { ENTRY_COMPILED, ENTRY_NATIVE_KEY, ENTRY_CONTAINER, ENTRY_RUN, ENTRY_FUNCTION, ENTRY_PACKED_METADATA, ENTRY_ROLES };
 #define MAX_CALL_WIDTH 16
 
 static PyObject *str_data_ptr, *str_dtype, *str_enter, *str_exit, *str_calls, *str_stages, *str_pre_run_hooks,
@@ -457,8 +457,8 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
     launch_args[slot[CALL_GRID_Z]] = g[2];
     launch_args[slot[CALL_STREAM]] = stream;
     launch_args[slot[CALL_FUNCTION]] = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_FUNCTION]);
-    launch_args[slot[CALL_PACKED]] = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_PACKED]);
-    launch_args[slot[CALL_METADATA]] = launch_args[slot[CALL_ENTER]] = launch_args[slot[CALL_EXIT]] = Py_None;
+    launch_args[slot[CALL_PACKED_METADATA]] = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_PACKED_METADATA]);
+    launch_args[slot[CALL_LAUNCH_METADATA]] = launch_args[slot[CALL_ENTER_HOOK]] = launch_args[slot[CALL_EXIT_HOOK]] = Py_None;
     for (i = 0; i < n; i++)
         if (PyTuple_GET_ITEM(self->launched, i) == Py_True)
             launch_args[width + nlaunched++] = vals[i];

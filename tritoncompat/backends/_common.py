@@ -241,9 +241,11 @@ LAYOUT_3X = LaunchLayout(
           "exit_hook"),
     entry=("compiled", "native_key", "container", "run", "function", "packed_metadata"))
 
-# The roles in the order of _accel.c's enums (CALL_* and ENTRY_*): the accelerator gets their
-# positions in the layout, never the positions themselves.
-ACCEL_CALL_ROLES = LAYOUT_3X.call
+# The roles in the order of _accel.c's enums (CALL_<ROLE> and ENTRY_<ROLE>; tests/test_structure.py
+# compares the two): fixed, whatever the layout's order. The accelerator gets each role's position
+# in the layout (AccelSpec.call_slots / entry_items), never the positions themselves.
+ACCEL_CALL_ROLES = ("grid_x", "grid_y", "grid_z", "stream", "function", "packed_metadata", "launch_metadata",
+                    "enter_hook", "exit_hook")
 ACCEL_ENTRY_ROLES = ("compiled", "native_key", "container", "run", "function", "packed_metadata")
 
 # The generated 3.x launchers' local names of the entry's items and of the launcher call's values.
