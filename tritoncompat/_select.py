@@ -1,8 +1,9 @@
 """The backend chosen for this process: :func:`backend` (made on first use), :func:`reset`
 (re-read the environment, drop everything built) and :func:`status` (the report).
 
-Below ``_launch`` and the backends' users; above the leaves. A backend module is imported only
-here, when the first launch or ``patch()`` asks for it (it imports Triton).
+Below ``_launch`` and the backends' users; above the leaves. The library imports a backend module
+only here, when the first launch or ``patch()`` asks for it (it imports Triton); the CPU fake of
+``tritoncompat.testing`` reads the launcher layout of the same module.
 """
 
 from __future__ import annotations

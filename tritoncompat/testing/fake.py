@@ -376,12 +376,12 @@ class FakeCuda:
             for kernel, module in list(_FAKE_MODULES.items()):     # 3.8+: see _FAKE_MODULES
                 if kernel.module is None:
                     kernel.module = module
+        if V >= (3, 0):
+            self._install_registry()     # first: it raises before replacing anything when it cannot
         targets = self._targets()
         self._saved = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name, _ in targets]
         for owner, name, value in targets:
             setattr(owner, name, value)
-        if V >= (3, 0):
-            self._install_registry()
         _ACTIVE.append(self)
         self._saved_runtime = _placement.runtime     # launch(stream=, device=) on the fake
         _placement.runtime = self
@@ -400,12 +400,12 @@ class FakeCuda:
 
         driver_module = sys.modules["triton.runtime.driver"]
         config = driver_module.driver
+        if "nvidia" not in registry.backends:  # checked before anything is replaced
+            raise RuntimeError("FakeCuda: this Triton has no nvidia backend to stand in for")
         self._saved_registry = dict(registry.backends)
         for name, entry in self._saved_registry.items():
             fake = _Driver if name == "nvidia" else _InactiveDriver
             registry.backends[name] = type(entry)(compiler=entry.compiler, driver=fake)
-        if "nvidia" not in registry.backends:
-            raise RuntimeError("FakeCuda: this Triton has no nvidia backend to stand in for")
         self._saved_config = dict(vars(config))
         if "_active" in self._saved_config:       # 3.5+: properties over _default / _active
             config._default = config._active = None
