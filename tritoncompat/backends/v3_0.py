@@ -168,13 +168,8 @@ class _State(_common.JitState):
 
 
 def floor(kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Any:
-    """The benchmark's floor: the compiled kernel's launcher with prebuilt arguments (the
-    non-constexpr ones, as 3.0-3.2 pass them) and no hooks."""
-    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    constexprs = {p.name for p in kernel.params if p.is_constexpr}
-    values = tuple(v for name, v in bound.arguments.items() if name not in constexprs)
-    return _common.floor_3x(compiled, grid, values, stream)
+    """The benchmark's floor: the compiled kernel's launcher with prebuilt arguments and no hooks."""
+    return _common.floor_3x(kernel, compiled, grid, args, kwargs, stream, launch_constexprs=False)
 
 
 def build_forwarder(kernel: Any, reason: str) -> Any:

@@ -185,11 +185,8 @@ class _State(_common.JitState):
 
 
 def floor(kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Any:
-    """The benchmark's floor: the compiled kernel's launcher with prebuilt arguments (every
-    parameter, constexprs included) and no hooks."""
-    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return _common.floor_3x(compiled, grid, tuple(bound.arguments.values()), stream)
+    """The benchmark's floor: the compiled kernel's launcher with prebuilt arguments and no hooks."""
+    return _common.floor_3x(kernel, compiled, grid, args, kwargs, stream, launch_constexprs=True)
 
 
 def build_forwarder(kernel: Any, reason: str) -> Any:
