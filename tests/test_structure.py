@@ -19,6 +19,7 @@ LAZY = {("__main__", "testing"), ("__main__", "_bench"), ("_bench", "testing")}
 FLOORS = [
     {"_errors", "_config", "_version", "_codegen", "_placement", "_accel"},
     {"_slot", "_cache"},
+    {"backends._direct"},
     {"_select", "backends", "backends._common"},
     {"backends._v2", "backends.v3_0", "backends.v3_3"},
     {"backends.v2_1", "backends.v2_2", "backends.v2_3"},
@@ -26,6 +27,7 @@ FLOORS = [
     {"_launch"},
     {"_patch"},
     {"__init__"},
+    {"testing.fake_libcuda"},
     {"testing.fake"},
     {"testing", "_bench", "__main__"},
 ]

@@ -16,7 +16,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <dlfcn.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #if PY_VERSION_HEX < 0x03090000
@@ -30,7 +33,8 @@
  * .entry_items): the layout itself is written once, in backends/_common.py (LAYOUT_3X). */
 enum { CALL_GRID_X, CALL_GRID_Y, CALL_GRID_Z, CALL_STREAM, CALL_FUNCTION, CALL_PACKED_METADATA,
        CALL_LAUNCH_METADATA, CALL_ENTER_HOOK, CALL_EXIT_HOOK, CALL_ROLES };
-enum { ENTRY_COMPILED, ENTRY_NATIVE_KEY, ENTRY_CONTAINER, ENTRY_RUN, ENTRY_FUNCTION, ENTRY_PACKED_METADATA, ENTRY_ROLES };
+enum { ENTRY_COMPILED, ENTRY_NATIVE_KEY, ENTRY_CONTAINER, ENTRY_RUN, ENTRY_FUNCTION, ENTRY_PACKED_METADATA, ENTRY_DIRECT,
+       ENTRY_ROLES };
 #define MAX_CALL_WIDTH 16
 
 static PyObject *str_data_ptr, *str_dtype, *str_enter, *str_exit, *str_calls, *str_stages, *str_pre_run_hooks,
@@ -103,9 +107,15 @@ static const struct {
 #define ACCEL_FIELDS ((Py_ssize_t)(sizeof(accel_fields) / sizeof(accel_fields[0])))
 #define FIELD(self, f) (*(PyObject **)((char *)(self) + accel_fields[f].offset))
 
+/* The pointers the key read from tensor arguments (data_ptr()), for the own launch to reuse. */
+typedef struct {
+    unsigned long long value[MAX_PARAMS];
+    char read[MAX_PARAMS];
+} Pointers;
+
 /* Key item of a non-constexpr argument: what the generated expression (or value_key) gives.
- * NULL with an exception set when it raises. */
-static PyObject *value_item(Accel *self, PyObject *v)
+ * NULL with an exception set when it raises. A tensor's data_ptr() goes to *ptr / *read. */
+static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_out, char *read)
 {
     PyTypeObject *t = Py_TYPE(v);
     if ((PyObject *)t == self->tensor) {
@@ -115,6 +125,14 @@ static PyObject *value_item(Accel *self, PyObject *v)
         if (!PyLong_Check(ptr)) {
             Py_DECREF(ptr);
             return PyObject_CallFunctionObjArgs(self->value_key, v, self->tensor, self->tuples, NULL);
+        }
+        /* the value Triton's getPointer reads (PyLong_AsUnsignedLongLong), when it has one */
+        unsigned long long exact = PyLong_AsUnsignedLongLong(ptr);
+        if (exact == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+        } else {
+            *ptr_out = exact;
+            *read = 1;
         }
         unsigned long long low = PyLong_AsUnsignedLongLongMask(ptr);
         Py_DECREF(ptr);
@@ -263,7 +281,7 @@ fail:
 /* The fast key of bound arguments, exactly as the Python launcher builds it:
  * (dev, one item per parameter, options key or (), injected values and their types).
  * 1: *dev and *key set (new references); 0: the driver changed; -1: an exception is set. */
-static int make_key(Accel *self, PyObject **vals, PyObject *options, PyObject **dev, PyObject **key)
+static int make_key(Accel *self, PyObject **vals, PyObject *options, PyObject **dev, PyObject **key, Pointers *ptrs)
 {
     Py_ssize_t n = self->n, i, ntail;
     PyObject *obj, *tail;
@@ -296,8 +314,10 @@ static int make_key(Accel *self, PyObject **vals, PyObject *options, PyObject **
     }
     Py_DECREF(tail);
     for (i = 0; i < n; i++) {
-        obj = PyTuple_GET_ITEM(self->constexpr, i) == Py_True ? constexpr_item(self, vals[i])
-                                                              : value_item(self, vals[i]);
+        ptrs->read[i] = 0;
+        obj = PyTuple_GET_ITEM(self->constexpr, i) == Py_True
+                  ? constexpr_item(self, vals[i])
+                  : value_item(self, vals[i], &ptrs->value[i], &ptrs->read[i]);
         if (obj == NULL)
             goto fail;
         PyTuple_SET_ITEM(*key, 1 + i, obj);
@@ -395,11 +415,457 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
     return truth < 0 ? -1 : !truth;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The own launch (Triton 3.3 - 3.6; backends/_direct.py decides which compiled kernels get one)
+ *
+ * What Triton's generated C launcher of those releases does for an idle hit, done here without
+ * its Python wrapper and argument parsing: the current context as ensureCudaContext() makes it,
+ * each parameter converted as its PyArg_ParseTuple format converts it and stored in the type the
+ * launcher stores it in, each non-null pointer checked and translated by cuPointerGetAttribute,
+ * the scratch pointers the release appends (None: 0), then cuLaunchKernelEx (cuLaunchKernel on
+ * 3.3 without a cooperative grid) with the same configuration. Any value whose conversion would
+ * fail, any pointer the driver refuses, any driver call before the launch that fails: nothing is
+ * launched and the call goes to Triton's launcher, which raises its own error (a "hand-off").
+ * The driver entry points come from the libcuda.so.1 Triton's launchers use (already loaded by
+ * then; under the CPU tests, the fake one).
+ * ------------------------------------------------------------------------------------------ */
+
+/* CUDA's ABI (cuda.h, 12.x): laid out here so this file needs no CUDA header. */
+typedef struct {
+    unsigned int id;
+    char pad[4];
+    union {
+        char pad[64];
+        int cooperative;
+        int programmatic_stream_serialization;
+    } value;
+} cu_launch_attribute;
+typedef struct {
+    unsigned int grid_x, grid_y, grid_z, block_x, block_y, block_z, shared;
+    void *stream;
+    cu_launch_attribute *attrs;
+    unsigned int num_attrs;
+} cu_launch_config;
+typedef char cu_abi_check[(sizeof(cu_launch_attribute) == 72 && offsetof(cu_launch_attribute, value) == 8 &&
+                           sizeof(cu_launch_config) == 56 && offsetof(cu_launch_config, num_attrs) == 48) ? 1 : -1];
+#define CU_LAUNCH_ATTRIBUTE_COOPERATIVE 2
+#define CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION 6
+#define CU_POINTER_ATTRIBUTE_DEVICE_POINTER 3
+
+static struct {
+    int state; /* 0: not loaded, 1: loaded, -1: failed (error[] says why) */
+    char error[200];
+    int (*launch_ex)(const cu_launch_config *, void *, void **, void **);
+    int (*launch)(void *, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void *, void **,
+                  void **);
+    int (*pointer_attribute)(void *, int, unsigned long long);
+    int (*ctx_get_current)(void **);
+    int (*device_get)(int *, int);
+    int (*primary_ctx_retain)(void **, int);
+    int (*ctx_set_current)(void *);
+    int (*error_string)(int, const char **);
+} cu;
+
+/* dlopen("libcuda.so.1") as Triton's launchers do; 0, or -1 with an exception set. Under the GIL. */
+static int cu_load(void)
+{
+    if (cu.state == 0) {
+        void *lib = dlopen("libcuda.so.1", RTLD_LAZY);
+        struct {
+            const char *name;
+            void **slot;
+        } table[] = {{"cuLaunchKernelEx", (void **)&cu.launch_ex},
+                     {"cuLaunchKernel", (void **)&cu.launch},
+                     {"cuPointerGetAttribute", (void **)&cu.pointer_attribute},
+                     {"cuCtxGetCurrent", (void **)&cu.ctx_get_current},
+                     {"cuDeviceGet", (void **)&cu.device_get},
+                     {"cuDevicePrimaryCtxRetain", (void **)&cu.primary_ctx_retain},
+                     {"cuCtxSetCurrent", (void **)&cu.ctx_set_current},
+                     {"cuGetErrorString", (void **)&cu.error_string}};
+        cu.state = 1;
+        if (lib == NULL) {
+            snprintf(cu.error, sizeof(cu.error), "cannot open libcuda.so.1");
+            cu.state = -1;
+        }
+        for (size_t i = 0; cu.state == 1 && i < sizeof(table) / sizeof(table[0]); i++)
+            if ((*table[i].slot = dlsym(lib, table[i].name)) == NULL) {
+                snprintf(cu.error, sizeof(cu.error), "libcuda.so.1 has no %s", table[i].name);
+                cu.state = -1;
+            }
+    }
+    if (cu.state < 0) {
+        PyErr_SetString(PyExc_RuntimeError, cu.error);
+        return -1;
+    }
+    return 0;
+}
+
+/* How each parameter goes to the kernel: skipped (a constexpr), a pointer, an integer as
+ * PyArg_ParseTuple's format converts it, a float as the release stores it. The names are
+ * _accel_c.DIRECT_CODES, which backends/_direct.py maps Triton's types to. */
+enum { D_SKIP, D_PTR, D_b, D_h, D_i, D_L, D_B, D_H, D_I, D_K, D_f, D_d, D_FP16, D_BF16, D_FP32, D_FP64, D_CODES };
+static const char *const direct_code_names[D_CODES] = {"skip", "pointer", "b", "h", "i", "L", "B", "H", "I", "K",
+                                                       "f", "d", "pack_fp16", "pack_bf16", "pack_fp32", "pack_fp64"};
+
+typedef struct {
+    PyObject_HEAD
+    unsigned long long function;
+    unsigned int block_x, shared;
+    int cooperative, pdl, plain; /* plain (3.3): cuLaunchKernel unless cooperative */
+    int scratch;                 /* zero scratch pointers appended (3.3-3.4: 1, 3.5-3.6: 2) */
+    Py_ssize_t n;
+    unsigned char code[MAX_PARAMS];
+    PyObject *handoff; /* called with no argument when a launch is handed to Triton's launcher */
+} Direct;
+
+/* The bytes of one argument as the launcher stores it (little-endian, in an 8-byte slot).
+ * 1: stored; 0: a value Triton's launcher must convert itself (no exception set). */
+static int direct_store(int code, PyObject *v, unsigned long long ptr, int ptr_read, uint64_t *slot)
+{
+    *slot = 0;
+    if (code == D_PTR) {
+        unsigned long long p;
+        if (ptr_read)
+            p = ptr;
+        else if (v == Py_None)
+            p = 0;
+        else if (PyLong_CheckExact(v)) {
+            p = PyLong_AsUnsignedLongLong(v);
+            if (p == (unsigned long long)-1 && PyErr_Occurred())
+                goto fail;
+        } else
+            return 0; /* another object with data_ptr(): Triton's launcher calls it */
+        if (p != 0) {
+            unsigned long long device_ptr = 0;
+            if (cu.pointer_attribute(&device_ptr, CU_POINTER_ATTRIBUTE_DEVICE_POINTER, p) != 0)
+                return 0; /* a CPU tensor or unreachable memory: Triton's launcher raises */
+            p = device_ptr;
+        }
+        memcpy(slot, &p, 8);
+        return 1;
+    }
+    if (code >= D_f) { /* "f" / "d" / pack_*: PyFloat_AsDouble of a float or an int */
+        double x;
+        if (PyFloat_CheckExact(v))
+            x = PyFloat_AS_DOUBLE(v);
+        else if (PyLong_CheckExact(v) || PyBool_Check(v)) {
+            x = PyLong_AsDouble(v);
+            if (x == -1.0 && PyErr_Occurred())
+                goto fail;
+        } else
+            return 0;
+        if (code == D_f || code == D_FP32) { /* 3.3 "f" (a C float, also for fp16/bf16); pack_fp32 */
+            float f = (float)x;
+            memcpy(slot, &f, 4);
+        } else if (code == D_d || code == D_FP64) {
+            memcpy(slot, &x, 8);
+        } else if (code == D_BF16) {
+            float f = (float)x;
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            uint16_t h = (uint16_t)(u >> 16);
+            memcpy(slot, &h, 2);
+        } else { /* D_FP16: PyFloat_Pack2, little-endian; out of range: Triton's launcher decides */
+#if PY_VERSION_HEX >= 0x030B0000
+            if (PyFloat_Pack2(x, (char *)slot, 1) < 0)
+#else
+            if (_PyFloat_Pack2(x, (unsigned char *)slot, 1) < 0)
+#endif
+                goto fail;
+        }
+        return 1;
+    }
+    if (!PyLong_CheckExact(v) && !PyBool_Check(v))
+        return 0; /* __index__ objects, floats (TypeError), ...: Triton's launcher */
+    if (code == D_B || code == D_H || code == D_I || code == D_K) { /* no overflow check: masked */
+        unsigned long long u = code == D_K ? PyLong_AsUnsignedLongLongMask(v) : PyLong_AsUnsignedLongMask(v);
+        if (u == (unsigned long long)-1 && PyErr_Occurred())
+            goto fail;
+        if (code == D_B) {
+            uint8_t b = (uint8_t)u;
+            memcpy(slot, &b, 1);
+        } else if (code == D_H) {
+            uint16_t h = (uint16_t)u;
+            memcpy(slot, &h, 2);
+        } else if (code == D_I) {
+            uint32_t w = (uint32_t)u;
+            memcpy(slot, &w, 4);
+        } else {
+            memcpy(slot, &u, 8);
+        }
+        return 1;
+    }
+    long long x = PyLong_AsLongLong(v); /* "L"; "b", "h", "i" check their range (else OverflowError) */
+    if (x == -1 && PyErr_Occurred())
+        goto fail;
+    if (code == D_b) { /* unsigned char: 0..255 */
+        if (x < 0 || x > UCHAR_MAX)
+            return 0;
+        uint8_t b = (uint8_t)x;
+        memcpy(slot, &b, 1);
+    } else if (code == D_h) {
+        if (x < SHRT_MIN || x > SHRT_MAX)
+            return 0;
+        int16_t h = (int16_t)x;
+        memcpy(slot, &h, 2);
+    } else if (code == D_i) {
+        if (x < INT_MIN || x > INT_MAX)
+            return 0;
+        int32_t w = (int32_t)x;
+        memcpy(slot, &w, 4);
+    } else {
+        memcpy(slot, &x, 8);
+    }
+    return 1;
+fail:
+    PyErr_Clear();
+    return 0;
+}
+
+/* A grid value as the "i" format converts it: 1, or 0 (Triton's launcher decides). */
+static int direct_int(PyObject *v, int *out)
+{
+    if (!PyLong_CheckExact(v))
+        return 0;
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (x < INT_MIN || x > INT_MAX)
+        return 0;
+    *out = (int)x;
+    return 1;
+}
+
+/* A launch made ready: what the driver is handed. */
+typedef struct {
+    int grid[3];
+    unsigned long long stream;
+    Py_ssize_t count;
+    uint64_t slots[MAX_PARAMS + 2];
+    void *params[MAX_PARAMS + 2];
+} Prepared;
+
+/* Everything Triton's launcher does before the launch. 1: ready; 0: hand off (nothing done that
+ * Triton's launcher would not do too, no exception set). */
+static int direct_prepare(Direct *d, PyObject **g, PyObject *stream_obj, PyObject **vals, Pointers *ptrs, Prepared *p)
+{
+    void *ctx = NULL;
+    for (int k = 0; k < 3; k++)
+        if (!direct_int(g[k], &p->grid[k]))
+            return 0;
+    if (!PyLong_CheckExact(stream_obj))
+        return 0;
+    p->stream = PyLong_AsUnsignedLongLongMask(stream_obj); /* "K" */
+    if (p->stream == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    /* ensureCudaContext(): the primary context of device 0 when none is current */
+    if (cu.ctx_get_current(&ctx) != 0)
+        return 0;
+    if (ctx == NULL) {
+        int device;
+        if (cu.device_get(&device, 0) != 0 || cu.primary_ctx_retain(&ctx, device) != 0 || cu.ctx_set_current(ctx) != 0)
+            return 0;
+    }
+    p->count = 0;
+    for (Py_ssize_t i = 0; i < d->n; i++) {
+        if (d->code[i] == D_SKIP)
+            continue;
+        if (!direct_store(d->code[i], vals[i], ptrs->value[i], ptrs->read[i], &p->slots[p->count]))
+            return 0;
+        p->params[p->count] = &p->slots[p->count];
+        p->count++;
+    }
+    for (int s = 0; s < d->scratch; s++) { /* global_scratch (3.3+), profile_scratch (3.5+): None */
+        p->slots[p->count] = 0;
+        p->params[p->count] = &p->slots[p->count];
+        p->count++;
+    }
+    long long blocks = (long long)p->grid[0] * p->grid[1] * p->grid[2];
+    if (blocks > INT_MAX || blocks < INT_MIN)
+        return 0; /* Triton's int product overflows: its launcher decides */
+    return 1;
+}
+
+/* The launch itself (the GIL released, as Triton's launcher releases it). 1: done (an empty grid
+ * launches nothing, as in Triton); -1: the launch's CUDA error, raised as Triton raises it. */
+static int direct_fire(Direct *d, Prepared *p)
+{
+    int rc;
+    if ((long long)p->grid[0] * p->grid[1] * p->grid[2] <= 0)
+        return 1;
+    if (d->plain && !d->cooperative) { /* 3.3 */
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu.launch((void *)(uintptr_t)d->function, p->grid[0], p->grid[1], p->grid[2], d->block_x, 1, 1, d->shared,
+                       (void *)(uintptr_t)p->stream, p->params, NULL);
+        Py_END_ALLOW_THREADS
+    } else { /* the attributes in the launcher's order: PDL (3.4+), then cooperative */
+        cu_launch_attribute attrs[2];
+        cu_launch_config config = {(unsigned)p->grid[0], (unsigned)p->grid[1], (unsigned)p->grid[2], d->block_x, 1, 1,
+                                   d->shared, (void *)(uintptr_t)p->stream, attrs, 0};
+        memset(attrs, 0, sizeof(attrs));
+        if (d->pdl) {
+            attrs[config.num_attrs].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+            attrs[config.num_attrs++].value.programmatic_stream_serialization = 1;
+        }
+        if (d->cooperative) {
+            attrs[config.num_attrs].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+            attrs[config.num_attrs++].value.cooperative = 1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu.launch_ex(&config, (void *)(uintptr_t)d->function, p->params, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    if (rc != 0) { /* gpuAssert() */
+        const char *text = NULL;
+        cu.error_string(rc, &text);
+        PyErr_Format(PyExc_RuntimeError, "Triton Error [CUDA]: %s", text ? text : "unknown error");
+        return -1;
+    }
+    return 1;
+}
+
+/* The own launch of a hit. 1: done; -1: its CUDA error is raised; 0: handed off (nothing
+ * launched, no exception set: the caller calls Triton's launcher, and direct->handoff). */
+static int direct_launch(Direct *d, PyObject **g, PyObject *stream_obj, PyObject **vals, Pointers *ptrs)
+{
+    Prepared p;
+    if (!direct_prepare(d, g, stream_obj, vals, ptrs, &p))
+        return 0;
+    return direct_fire(d, &p);
+}
+
+/* Direct(function, num_warps, shared, cooperative, pdl, plain, scratch, codes, handoff) */
+static PyObject *Direct_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    unsigned long long function;
+    int num_warps, shared, cooperative, pdl, plain, scratch;
+    Py_buffer codes;
+    PyObject *handoff;
+    if ((kwds != NULL && PyDict_GET_SIZE(kwds)) ||
+        !PyArg_ParseTuple(args, "Kiipppiy*O:Direct", &function, &num_warps, &shared, &cooperative, &pdl, &plain,
+                          &scratch, &codes, &handoff)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "Direct() takes no keyword arguments");
+        return NULL;
+    }
+    if (codes.len > MAX_PARAMS || num_warps <= 0 || num_warps > 32 || shared < 0 || scratch < 0 || scratch > 2 ||
+        !PyCallable_Check(handoff)) {
+        PyBuffer_Release(&codes);
+        PyErr_SetString(PyExc_ValueError, "Direct: a launch this accelerator cannot make");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < codes.len; i++)
+        if (((unsigned char *)codes.buf)[i] >= D_CODES) {
+            PyBuffer_Release(&codes);
+            PyErr_SetString(PyExc_ValueError, "Direct: unknown parameter code");
+            return NULL;
+        }
+    if (cu_load() < 0) {
+        PyBuffer_Release(&codes);
+        return NULL;
+    }
+    Direct *self = (Direct *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        PyBuffer_Release(&codes);
+        return NULL;
+    }
+    self->function = function;
+    self->block_x = 32u * (unsigned)num_warps;
+    self->shared = (unsigned)shared;
+    self->cooperative = cooperative;
+    self->pdl = pdl;
+    self->plain = plain;
+    self->scratch = scratch;
+    self->n = codes.len;
+    memcpy(self->code, codes.buf, (size_t)codes.len);
+    PyBuffer_Release(&codes);
+    Py_INCREF(handoff);
+    self->handoff = handoff;
+    return (PyObject *)self;
+}
+
+static int Direct_traverse(Direct *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->handoff);
+    return 0;
+}
+
+static int Direct_clear(Direct *self)
+{
+    Py_CLEAR(self->handoff);
+    return 0;
+}
+
+static void Direct_dealloc(Direct *self)
+{
+    PyObject_GC_UnTrack(self);
+    Direct_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* direct.loop(grid, stream, args, n): the bench's driver loop. ``args`` (one value per kernel
+ * parameter) are converted and checked once; then n launches of the same parameters, each only
+ * the cuLaunchKernelEx / cuLaunchKernel call. Returns how many launched (0: handed off). */
+static PyObject *Direct_loop(Direct *self, PyObject *args)
+{
+    PyObject *grid, *stream_obj, *values;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "O!OO!n:loop", &PyTuple_Type, &grid, &stream_obj, &PyTuple_Type, &values, &n))
+        return NULL;
+    if (PyTuple_GET_SIZE(grid) != 3 || PyTuple_GET_SIZE(values) != self->n) {
+        PyErr_SetString(PyExc_ValueError, "loop(grid of 3, stream, one value per parameter, n)");
+        return NULL;
+    }
+    Pointers ptrs;
+    memset(&ptrs, 0, sizeof(ptrs));
+    PyObject **vals = &PyTuple_GET_ITEM(values, 0), **g = &PyTuple_GET_ITEM(grid, 0);
+    for (Py_ssize_t i = 0; i < self->n; i++) /* the key's data_ptr(): the loop reads it itself */
+        if (self->code[i] == D_PTR && vals[i] != Py_None && !PyLong_CheckExact(vals[i])) {
+            PyObject *p = PyObject_CallMethodNoArgs(vals[i], str_data_ptr);
+            if (p == NULL)
+                return NULL;
+            ptrs.value[i] = PyLong_AsUnsignedLongLong(p);
+            Py_DECREF(p);
+            if (PyErr_Occurred())
+                return NULL;
+            ptrs.read[i] = 1;
+        }
+    /* prepared once (conversions, pointer checks), then only the driver call */
+    Prepared p;
+    Py_ssize_t done = 0;
+    if (!direct_prepare(self, g, stream_obj, vals, &ptrs, &p))
+        return PyLong_FromSsize_t(0);
+    for (; done < n; done++)
+        if (direct_fire(self, &p) < 0)
+            return NULL;
+    return PyLong_FromSsize_t(done);
+}
+
+static PyMethodDef Direct_methods[] = {
+    {"loop", (PyCFunction)Direct_loop, METH_VARARGS, "loop(grid, stream, args, n): n own launches in a C loop"},
+    {NULL}};
+
+static PyTypeObject DirectType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tritoncompat._accel_c.Direct",
+    .tp_basicsize = sizeof(Direct),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The own launch of one compiled kernel (see _accel.c and backends/_direct.py).",
+    .tp_new = Direct_new,
+    .tp_traverse = (traverseproc)Direct_traverse,
+    .tp_clear = (inquiry)Direct_clear,
+    .tp_dealloc = (destructor)Direct_dealloc,
+    .tp_methods = Direct_methods,
+};
+
 /* The launch of a plain hit (counted here): verification, stream, grid, the compiled kernel's
  * launcher with None metadata and hooks. The compiled kernel, or NULL with the launch's own
  * exception. */
 static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyObject *dev, PyObject *entry,
-                            PyObject *grid)
+                            PyObject *grid, Pointers *ptrs)
 {
     Py_ssize_t n = self->n, i, glen, nlaunched = 0;
     PyObject *obj, *stream, *g[3] = {NULL, NULL, NULL}, *launch_args[MAX_PARAMS + MAX_CALL_WIDTH], *result = NULL;
@@ -450,6 +916,21 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
         if (g[d] == NULL)
             goto done;
     }
+    /* the own launch, when the entry has one (backends/_direct.py) */
+    obj = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_DIRECT]);
+    if (Py_TYPE(obj) == &DirectType) {
+        int rc = direct_launch((Direct *)obj, g, stream, vals, ptrs);
+        if (rc != 0) {
+            if (rc == 1) {
+                result = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_COMPILED]);
+                Py_INCREF(result);
+            }
+            goto done;
+        }
+        if ((obj = PyObject_CallNoArgs(((Direct *)obj)->handoff)) == NULL) /* counted: Triton's launcher */
+            goto done;
+        Py_DECREF(obj);
+    }
     /* the launcher call, in the layout's order; idle hooks: None metadata and hooks */
     const Py_ssize_t *slot = self->call_slot, width = self->call_width;
     launch_args[slot[CALL_GRID_X]] = g[0];
@@ -484,12 +965,13 @@ done:
 static int try_hit(Accel *self, PyObject *const *args, size_t nargsf, PyObject *kwnames, PyObject **result)
 {
     PyObject *vals[MAX_PARAMS], *options = NULL, *dev = NULL, *key = NULL, *entry = NULL;
+    Pointers ptrs;
     int status = bind(self, args, PyVectorcall_NARGS(nargsf), kwnames, vals, &options), bound = status == 1;
 
     if (status == 1 && args[0] == Py_None)
         status = 0; /* no grid: Triton's own assertion */
     if (status == 1)
-        status = make_key(self, vals, options, &dev, &key);
+        status = make_key(self, vals, options, &dev, &key, &ptrs);
     if (status == 1) {
         entry = PyDict_GetItemWithError(self->entries, key);
         Py_XINCREF(entry);
@@ -498,7 +980,7 @@ static int try_hit(Accel *self, PyObject *const *args, size_t nargsf, PyObject *
     if (status == 1)
         status = plain_hit(self, key, dev, entry);
     if (status == 1) {
-        *result = launch_hit(self, vals, options, dev, entry, args[0]);
+        *result = launch_hit(self, vals, options, dev, entry, args[0], &ptrs);
     } else if (status < 0 && PyErr_ExceptionMatches(PyExc_Exception)) {
         PyErr_Clear(); /* the Python launcher meets it again and decides */
         status = bound ? 2 : 0;
@@ -643,9 +1125,10 @@ static PyObject *Accel_key(PyObject *op, PyObject *const *args, size_t nargsf, P
 {
     Accel *self = (Accel *)op;
     PyObject *vals[MAX_PARAMS], *options = NULL, *dev = NULL, *key = NULL;
+    Pointers ptrs;
     int status = bind(self, args, PyVectorcall_NARGS(nargsf), kwnames, vals, &options);
     if (status == 1)
-        status = make_key(self, vals, options, &dev, &key);
+        status = make_key(self, vals, options, &dev, &key, &ptrs);
     Py_XDECREF(options);
     Py_XDECREF(dev);
     if (status < 0)
@@ -881,7 +1364,7 @@ PyMODINIT_FUNC PyInit__accel_c(void)
     INTERN(str_stream, "stream");
     INTERN(str_device, "device");
 #undef INTERN
-    if (PyType_Ready(&AccelType) < 0 || PyType_Ready(&LaunchType) < 0)
+    if (PyType_Ready(&AccelType) < 0 || PyType_Ready(&LaunchType) < 0 || PyType_Ready(&DirectType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&accel_module);
     if (m == NULL)
@@ -895,6 +1378,25 @@ PyMODINIT_FUNC PyInit__accel_c(void)
     Py_INCREF(&LaunchType);
     if (PyModule_AddObject(m, "Launch", (PyObject *)&LaunchType) < 0) {
         Py_DECREF(&LaunchType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&DirectType);
+    if (PyModule_AddObject(m, "Direct", (PyObject *)&DirectType) < 0) {
+        Py_DECREF(&DirectType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *codes = PyTuple_New(D_CODES);
+    for (int c = 0; codes != NULL && c < D_CODES; c++) {
+        PyObject *name = PyUnicode_FromString(direct_code_names[c]);
+        if (name == NULL)
+            Py_CLEAR(codes);
+        else
+            PyTuple_SET_ITEM(codes, c, name);
+    }
+    if (codes == NULL || PyModule_AddObject(m, "DIRECT_CODES", codes) < 0) {
+        Py_XDECREF(codes);
         Py_DECREF(m);
         return NULL;
     }

@@ -52,6 +52,8 @@ def _build(cc: str, target: str) -> None:
     os.close(fd)
     try:
         command = [*cc.split(), "-O2", "-shared", "-fPIC", "-std=c99", f"-I{include}", SOURCE, "-o", tmp]
+        if sys.platform.startswith("linux"):
+            command.append("-ldl")  # dlopen (the own launch): in libdl before glibc 2.34
         if sys.platform == "darwin":
             command[1:1] = ["-undefined", "dynamic_lookup"]
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, List
 
 import tritoncompat
 
-from . import _launch
+from . import _launch, _slot
+from .backends._common import LAYOUT_3X
 
 __all__ = ["main"]
 
@@ -98,18 +99,65 @@ def _floor_call(compiled: Any, kernel: Any, grid: tuple, args: tuple, kwargs: di
 
 
 def _time_batches(fns: Dict[str, Callable[[], Any]], batch: int, rounds: int, busy: Callable[[], None],
-                  sync: Callable[[], None]) -> Dict[str, Dict[str, float]]:
+                  sync: Callable[[], None], looped: Any = ()) -> Dict[str, Dict[str, float]]:
+    """Median and min host us per launch of each variant, in interleaved rounds. A variant named
+    in ``looped`` launches ``batch`` times in one call (``fn(batch)``: the driver loop)."""
     samples: Dict[str, List[float]] = {name: [] for name in fns}
     perf = time.perf_counter
     for _ in range(rounds):
         for name, fn in fns.items():  # interleaved: drift hits every variant alike
             busy()
             t0 = perf()
-            for _ in range(batch):
-                fn()
+            if name in looped:
+                fn(batch)
+            else:
+                for _ in range(batch):
+                    fn()
             samples[name].append((perf() - t0) / batch * 1e6)
             sync()
     return {name: {"median_us": statistics.median(v), "min_us": min(v)} for name, v in samples.items()}
+
+
+def _own_launch(kernel: Any, grid: tuple, args: tuple, kwargs: dict, stream: int) -> Any:
+    """``n -> None``: ``n`` own launches of the kernel's hit in a C loop, the arguments converted
+    and checked once (the driver itself, per launch); None when its hits have no own launch."""
+    import inspect
+
+    cache = _slot.cache_of(kernel)
+    where = LAYOUT_3X.entry.index("direct")
+    directs = [e[where] for e in (cache.entries.values() if cache is not None else ())
+               if isinstance(e, tuple) and len(e) > where and e[where] is not None]
+    if len(directs) != 1:
+        return None
+    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    values = tuple(bound.arguments.values())
+    g = tuple(grid) + (1,) * (3 - len(grid))
+    direct = directs[0]
+
+    def loop(n: int) -> None:
+        if direct.loop(g, stream, values, n) != n:
+            raise RuntimeError("the driver loop handed off")
+
+    return loop
+
+
+def _via_triton_launcher(kernels_again: Any, name: str, grid: tuple, args: tuple, kwargs: dict) -> Callable[[], Any]:
+    """``launch()`` of a second copy of the kernel whose entries were made with the own launch
+    off (TRITONCOMPAT_DIRECT=0): its hits end in Triton's launcher, as before the own launch."""
+    import os
+
+    kernel = getattr(kernels_again, name)
+    previous = os.environ.get("TRITONCOMPAT_DIRECT")
+    os.environ["TRITONCOMPAT_DIRECT"] = "0"
+    try:
+        tritoncompat.launch(kernel, grid, *args, **kwargs)  # the miss that makes the entry
+    finally:
+        if previous is None:
+            del os.environ["TRITONCOMPAT_DIRECT"]
+        else:
+            os.environ["TRITONCOMPAT_DIRECT"] = previous
+    return lambda: tritoncompat.launch(kernel, grid, *args, **kwargs)
 
 
 def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any]:
@@ -123,6 +171,7 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
 
         fake_driver = FakeCuda().install()
     kernels = load_kernels()
+    kernels_again = load_kernels()  # the same kernels as other JITFunctions (own launch off)
     device = "cuda" if gpu else "cpu"
     results: Dict[str, Any] = {
         "machine": torch.cuda.get_device_name() if gpu else "CPU, fake driver (host-side part only)",
@@ -150,9 +199,13 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
             fns: Dict[str, Callable[[], Any]] = {
                 "native": lambda: kernel[grid](*args, **kwargs),
                 "launch": lambda: tritoncompat.launch(kernel, grid, *args, **kwargs),
+                "via triton": _via_triton_launcher(kernels_again, kernel.fn.__name__, grid, args, kwargs),
                 "floor": _floor_call(compiled, kernel, grid, args, kwargs, stream),
             }
-            timings = _time_batches(fns, batch, rounds, busy, sync)
+            loop = _own_launch(kernel, grid, args, kwargs, stream)
+            if loop is not None:
+                fns["driver"] = loop
+            timings = _time_batches(fns, batch, rounds, busy, sync, looped=("driver",))
             with tritoncompat.patched():
                 kernel[grid](*args, **kwargs)
                 timings.update(_time_batches({"patched": lambda: kernel[grid](*args, **kwargs)},
@@ -165,6 +218,9 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
             native = timings["native"]["median_us"]
             results["cases"][label] = {
                 "timings": timings,
+                "own_launch": loop is not None,
+                "launch_over_driver": (timings["launch"]["median_us"] / timings["driver"]["median_us"]
+                                       if "driver" in timings else None),
                 "launch_over_floor": timings["launch"]["median_us"] / floor,
                 "patched_over_floor": timings["patched"]["median_us"] / floor,
                 "native_over_launch": native / timings["launch"]["median_us"],
@@ -266,13 +322,19 @@ def format_table(results: Dict[str, Any]) -> str:
     rows = [f"tritoncompat bench: {results['machine']}; triton {results['triton']}, torch {results['torch']}, "
             f"python {results['python']}; host us per launch, median (min) of {results['rounds']} batches "
             f"of {results['batch']}"]
-    names = ["native", "launch", "patched", "floor", "graph"]
-    header = f"{'kernel':<9}" + "".join(f"{n:>16}" for n in names) + f"{'launch/floor':>14}{'patched/floor':>15}{'native/launch':>15}{'native/patched':>16}"
+    rows.append("launch / patched: tritoncompat (own launch where the release's launcher is modelled); via triton:"
+                " launch() ending in Triton's launcher (own launch off); floor: Triton's launcher, prebuilt"
+                " arguments; driver: cuLaunchKernelEx in a C loop, prebuilt parameters")
+    names = ["native", "launch", "patched", "via triton", "floor", "driver", "graph"]
+    header = (f"{'kernel':<9}" + "".join(f"{n:>16}" for n in names)
+              + f"{'launch/floor':>14}{'patched/floor':>15}{'launch/driver':>15}{'native/launch':>15}{'native/patched':>16}")
     rows += [header, "-" * len(header)]
     for label, case in results["cases"].items():
         t = case["timings"]
         cells = "".join(f"{t[n]['median_us']:>8.2f} ({t[n]['min_us']:>5.2f})" if n in t else f"{'-':>16}" for n in names)
+        over_driver = case.get("launch_over_driver")
         rows.append(f"{label:<9}{cells}{case['launch_over_floor']:>14.3f}{case['patched_over_floor']:>15.3f}"
+                    f"{(f'{over_driver:.3f}' if over_driver else '-'):>15}"
                     f"{case['native_over_launch']:>15.2f}{case['native_over_patched']:>16.2f}")
     if results.get("parts"):
         rows.append("7 args, parts of a hit (us): " + ", ".join(f"{k} {v:.2f}" for k, v in results["parts"].items()))
@@ -287,6 +349,10 @@ def format_table(results: Dict[str, Any]) -> str:
 
 
 def main(argv: List[str]) -> int:
+    if "--decode" in argv:  # steps/s of a decode step end to end (GPU only): tritoncompat/_decode.py
+        from . import _decode
+
+        return _decode.main([a for a in argv if a != "--decode"])
     fake = "--fake" in argv
     results = run(fake=fake)
     if "--json" in argv:

@@ -18,10 +18,12 @@ import weakref
 from collections import Counter, deque
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
-__all__ = ["CacheInfo", "KernelCache", "count_fallback", "cache_info", "cache_clear"]
+__all__ = ["CacheInfo", "KernelCache", "count_fallback", "count_handoff", "cache_info", "cache_clear"]
 
 _lock = threading.Lock()
 _fallbacks: Counter = Counter()
+_handoffs: Counter = Counter()  # reason -> count (backends/_direct.py)
+_own = 0  # compiled kernels whose hits launch at the driver
 _retired = Counter()  # counts of kernel caches that were garbage-collected
 # __del__ may run from the garbage collector at any allocation, even while this module holds
 # _lock in the same thread: it only appends here (atomic), and readers drain under the lock.
@@ -44,6 +46,9 @@ class CacheInfo(NamedTuple):
     Triton's own path to compile or find a kernel and then filled the key cache.
     ``entries``: fast keys currently cached. ``fallbacks``: launches sent through Triton's own
     path on purpose, by reason. ``evictions``: entries dropped because a kernel's cache was full.
+    ``own``: compiled kernels whose hits launch straight at the driver (the own launch, 3.3-3.6).
+    ``handoffs``: what kept Triton's launcher instead, by reason: once per compiled kernel, and
+    once per launch of an own-launch kernel that Triton's launcher made.
     """
 
     hits: int
@@ -51,6 +56,8 @@ class CacheInfo(NamedTuple):
     entries: int
     fallbacks: Mapping[str, int]
     evictions: int = 0
+    own: int = 0
+    handoffs: Mapping[str, int] = {}
 
 
 def _count_value(counter: "itertools.count[int]") -> int:
@@ -126,6 +133,16 @@ def count_fallback(reason: str) -> None:
         _fallbacks[reason] += 1
 
 
+def count_handoff(reason: Optional[str]) -> None:
+    """Count one compiled kernel (or launch) kept on Triton's launcher, or (None) one own launch."""
+    global _own
+    with _lock:
+        if reason is None:
+            _own += 1
+        else:
+            _handoffs[reason] += 1
+
+
 def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
     """Sum the counters of every live kernel cache (or of one), plus the process's fallbacks."""
     with _lock:
@@ -135,20 +152,23 @@ def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
         _drain_retired()
         totals = Counter() if cache is not None else Counter(_retired)
         fallbacks = dict(_fallbacks)
+        own, handoffs = _own, dict(_handoffs)
     for c in caches:
         totals.update(c.info())
     return CacheInfo(hits=totals["hits"], misses=totals["misses"], entries=totals["entries"],
-                     fallbacks=fallbacks, evictions=totals["evictions"])
+                     fallbacks=fallbacks, evictions=totals["evictions"], own=own, handoffs=handoffs)
 
 
 def cache_clear() -> None:
     """Drop every fast key and reset every counter. Triton's own caches are left alone."""
-    global _epoch
+    global _epoch, _own
     with _lock:
         _epoch += 1  # first: whatever retires from now on with an older epoch is dropped
         caches = list(_live)  # the collector may finalize caches in here (see _epoch)
         _drain_retired()
         _fallbacks.clear()
+        _handoffs.clear()
+        _own = 0
         _retired.clear()
     for c in caches:
         c.clear()

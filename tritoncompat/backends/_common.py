@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import _accel, _cache, _codegen, _slot
+from . import _direct
 from .._errors import Stale, TritonCompatVerifyError, Unsupported
 
 __all__ = [
@@ -239,18 +240,18 @@ class LaunchLayout(NamedTuple):
 LAYOUT_3X = LaunchLayout(
     call=("grid_x", "grid_y", "grid_z", "stream", "function", "packed_metadata", "launch_metadata", "enter_hook",
           "exit_hook"),
-    entry=("compiled", "native_key", "container", "run", "function", "packed_metadata"))
+    entry=("compiled", "native_key", "container", "run", "function", "packed_metadata", "direct"))
 
 # The roles in the order of _accel.c's enums (CALL_<ROLE> and ENTRY_<ROLE>; tests/test_structure.py
 # compares the two): fixed, whatever the layout's order. The accelerator gets each role's position
 # in the layout (AccelSpec.call_slots / entry_items), never the positions themselves.
 ACCEL_CALL_ROLES = ("grid_x", "grid_y", "grid_z", "stream", "function", "packed_metadata", "launch_metadata",
                     "enter_hook", "exit_hook")
-ACCEL_ENTRY_ROLES = ("compiled", "native_key", "container", "run", "function", "packed_metadata")
+ACCEL_ENTRY_ROLES = ("compiled", "native_key", "container", "run", "function", "packed_metadata", "direct")
 
 # The generated 3.x launchers' local names of the entry's items and of the launcher call's values.
 ENTRY_LOCALS = {"compiled": "_tc_kernel", "native_key": "_tc_nkey", "container": "_tc_dcache", "run": "_tc_run",
-                "function": "_tc_function", "packed_metadata": "_tc_packed"}
+                "function": "_tc_function", "packed_metadata": "_tc_packed", "direct": "_tc_direct"}
 CALL_LOCALS = {"run": "_tc_run", "grid_x": "_tc_grid[0]", "grid_y": "_tc_grid[1] if _tc_n > 1 else 1",
                "grid_z": "_tc_grid[2] if _tc_n > 2 else 1", "stream": "_tc_stream", "function": "_tc_function",
                "packed_metadata": "_tc_packed"}
@@ -501,7 +502,7 @@ class JitState:
     keeps the kernel's compiled kernels (:meth:`native_dicts`) and which launches go through
     Triton's own path (:meth:`native_reason`, :meth:`uncacheable`). A cache entry is
     ``(compiled, native key, native container, compiled.run, compiled.function,
-    compiled.packed_metadata)``; it holds a strong reference to the compiled kernel (3.8+
+    compiled.packed_metadata, own launch or None)`` (:data:`LAYOUT_3X`); it holds a strong reference to the compiled kernel (3.8+
     unloads its module in ``__del__``).
     """
 
@@ -588,8 +589,13 @@ class JitState:
         """The cache entry of a compiled kernel found under ``nkey`` in ``container`` (3.x:
         :data:`LAYOUT_3X`'s ``entry``)."""
         items = {"compiled": compiled, "native_key": nkey, "container": container, "run": compiled.run,
-                 "function": compiled.function, "packed_metadata": compiled.packed_metadata}
+                 "function": compiled.function, "packed_metadata": compiled.packed_metadata,
+                 "direct": self.direct(compiled)}
         return tuple(items[role] for role in LAYOUT_3X.entry)
+
+    def direct(self, compiled: Any) -> Any:
+        """The entry's own launch (``_accel_c.Direct``), or None: Triton's launcher (``_direct``)."""
+        return _direct.plan(compiled, self.kernel)
 
     def verify(self, entry, dev, grid, args, options):
         """``TRITONCOMPAT_VERIFY=1``: Triton's own key and lookup (``warmup=True``: a compile on a

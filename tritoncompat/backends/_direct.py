@@ -1,0 +1,163 @@
+"""The own launch: which compiled kernels a hit launches straight at the driver, and why the
+others keep Triton's launcher. The one place that decides.
+
+A hit normally ends in the compiled kernel's launcher (``CompiledKernel.run``): a Python
+``CudaLauncher.__call__`` and a generated C function that parses the arguments again, calls
+``data_ptr()`` again and finally ``cuLaunchKernelEx``. For a compiled kernel that :func:`plan`
+accepts, the cache entry carries an ``_accel_c.Direct`` and the accelerator does that work
+itself, reusing the pointers the key already read (``_accel.c``, "The own launch").
+
+Only launchers whose code is known exactly are modelled: Triton's generated C launchers of 3.3.0
+to 3.6.0, recognised by the source of what generates them (``make_launcher``, ``ty_to_cpp``,
+``CudaLauncher``), not by the version number. Any other source (3.7+'s shared launcher, 3.0-3.2,
+a patched Triton, the coming 3.10) keeps Triton's launcher, counted as "launcher not modelled".
+
+Everything else the own launch cannot do exactly goes to Triton's launcher too, counted in
+``cache_info().handoffs`` by reason: once per compiled kernel (scratch memory to allocate,
+clusters, tensor descriptors, a parameter type not modelled, a launcher that is not Triton's
+``CudaLauncher``, ...) and once per launch that Triton's launcher made instead (a value whose
+conversion or pointer check Triton's launcher must do, and raise for). Launches with hooks or
+pre-run hooks never reach it: they go through the Python launcher (``_accel.c``'s ``plain_hit``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import threading
+from typing import Any, NamedTuple, Optional, Tuple
+
+from .. import _accel, _cache
+
+__all__ = ["plan", "model", "MODELS", "HANDOFF_ARGUMENT"]
+
+# Counted per launch that an own-launch kernel handed to Triton's launcher.
+HANDOFF_ARGUMENT = "an argument for Triton's launcher to convert or check"
+
+
+class Model(NamedTuple):
+    """What one release's generated launcher does around the kernel's own parameters."""
+
+    release: str
+    scratch: int  # zero scratch pointers appended: global (3.3+), profile (3.5+)
+    plain: bool  # 3.3: cuLaunchKernel unless cooperative; 3.4+: always cuLaunchKernelEx
+    float_storage: bool  # 3.4+: floats parsed as double, stored by FLOAT_PACK_FUNCTION; 3.3: "f"/"d"
+
+
+# sha256 (first 16 hex digits) of the launcher-generating source -> the model of its launcher.
+MODELS = {
+    "657cf763a1d24abb": Model("3.3.0 / 3.3.1", scratch=1, plain=True, float_storage=False),
+    "3c13dbb2730e3789": Model("3.4.0", scratch=1, plain=False, float_storage=True),
+    "dcd36538af1b6712": Model("3.5.0 / 3.5.1", scratch=2, plain=False, float_storage=True),
+    "0fba855b090ebdad": Model("3.6.0", scratch=2, plain=False, float_storage=True),
+}
+
+# The release's C type of a scalar (ty_to_cpp) -> its PyArg_ParseTuple format (format_of, the
+# same table in every modelled release); the format's letter names the accelerator's code.
+_FORMAT = {"float": "f", "double": "d", "int8_t": "b", "int16_t": "h", "int32_t": "i", "int64_t": "L",
+           "uint8_t": "B", "uint16_t": "H", "uint32_t": "I", "uint64_t": "K"}
+
+_lock = threading.Lock()
+_model: Optional[Tuple[Any, Optional[Model], str]] = None  # (driver module, model, fingerprint)
+
+
+def fingerprint(driver_module: Any) -> str:
+    parts = [inspect.getsource(getattr(driver_module, name))
+             for name in ("make_launcher", "ty_to_cpp", "CudaLauncher") if hasattr(driver_module, name)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def model() -> Tuple[Any, Optional[Model], str]:
+    """(Triton's NVIDIA driver module, the model of its launcher or None, the fingerprint)."""
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                try:
+                    from triton.backends.nvidia import driver as driver_module
+                    found = fingerprint(driver_module) if hasattr(driver_module, "make_launcher") else ""
+                except Exception:  # no NVIDIA backend, or no source to read
+                    driver_module, found = None, ""
+                _model = (driver_module, MODELS.get(found), found)
+    return _model
+
+
+def enabled() -> bool:
+    return os.environ.get("TRITONCOMPAT_DIRECT", "1").strip().lower() not in ("0", "false", "no", "off", "n")
+
+
+def _handoff_argument() -> None:
+    _cache.count_handoff(HANDOFF_ARGUMENT)
+
+
+def _codes(module: Any, driver_module: Any, m: Model, signature: dict) -> Tuple[Optional[bytes], str]:
+    names = module.DIRECT_CODES
+    codes = []
+    for ty in signature.values():
+        if not isinstance(ty, str):
+            return None, "tuple parameters"
+        if ty == "constexpr":
+            name = "skip"
+        elif ty.startswith("*"):
+            name = "pointer"
+        elif m.float_storage and ty in driver_module.FLOAT_STORAGE_TYPE:  # 3.4+
+            name = driver_module.FLOAT_PACK_FUNCTION[ty]
+        else:
+            try:
+                name = _FORMAT.get(driver_module.ty_to_cpp(ty), "")
+            except Exception:
+                name = ""
+            if not name:
+                return None, f"parameter type {ty.split('<')[0]} not modelled"
+        if name not in names:
+            return None, f"parameter type {ty} not modelled"
+        codes.append(names.index(name))
+    return bytes(codes), ""
+
+
+def plan(compiled: Any, kernel: Any) -> Any:
+    """The ``Direct`` of a compiled kernel of ``kernel`` (a JITFunction), or None: its hits keep
+    Triton's launcher, and the reason is counted once."""
+    direct, reason = _plan(compiled, kernel)
+    if direct is None:
+        _cache.count_handoff(reason)
+    else:
+        _cache.count_handoff(None)
+    return direct
+
+
+def _plan(compiled: Any, kernel: Any) -> Tuple[Any, str]:
+    module = _accel.load()
+    if module is None:
+        return None, "accelerator off (the own launch is in C)"
+    if not enabled():
+        return None, "own launch off (TRITONCOMPAT_DIRECT=0)"
+    driver_module, m, _ = model()
+    if m is None:
+        return None, "launcher not modelled"
+    try:
+        md = compiled.metadata
+        if md.target.backend != "cuda":
+            return None, "non-CUDA target"
+        if type(compiled.run) is not driver_module.CudaLauncher:
+            return None, "launcher is not Triton's CudaLauncher"
+        if getattr(md, "num_ctas", 1) != 1:
+            return None, "clusters (num_ctas > 1)"
+        if getattr(md, "global_scratch_size", 0) or getattr(md, "profile_scratch_size", 0):
+            return None, "scratch memory to allocate"
+        if getattr(md, "tensordesc_meta", None):
+            return None, "tensor descriptors"
+        signature = dict(compiled.src.signature)
+        if list(signature) != list(kernel.arg_names):
+            return None, "signature does not match the parameters"
+        codes, reason = _codes(module, driver_module, m, signature)
+        if codes is None:
+            return None, reason
+        cooperative = bool(getattr(md, "launch_cooperative_grid", False))
+        pdl = bool(getattr(md, "launch_pdl", False))  # 3.4+
+        function = compiled.function
+        return module.Direct(function, md.num_warps, md.shared, cooperative, pdl, m.plain, m.scratch, codes,
+                             _handoff_argument), ""
+    except Exception as exc:  # never break a launch: Triton's launcher stays
+        return None, f"not planned ({type(exc).__name__})"
