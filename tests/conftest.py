@@ -102,3 +102,19 @@ def fake_cuda():
 
     with FakeCuda() as fake:
         yield fake
+
+
+@pytest.fixture
+def fake_libcuda():
+    """FakeCuda with Triton's real launcher, built against the fake libcuda (3.3+; skipped with
+    the reason elsewhere): the driver launches it records are in ``fake.libcuda.launches()``
+    (tritoncompat.testing.fake_libcuda). Its recordings, ranges and switches start empty."""
+    from tritoncompat.testing import FakeCuda, fake_libcuda as module
+
+    problem = module.supported()
+    if problem:
+        pytest.skip(f"fake libcuda: {problem}")
+    with FakeCuda(real_launcher=True) as fake:
+        module.reset()
+        yield fake
+        module.reset()

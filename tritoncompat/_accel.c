@@ -503,9 +503,12 @@ static int cu_load(void)
 /* How each parameter goes to the kernel: skipped (a constexpr), a pointer, an integer as
  * PyArg_ParseTuple's format converts it, a float as the release stores it. The names are
  * _accel_c.DIRECT_CODES, which backends/_direct.py maps Triton's types to. */
-enum { D_SKIP, D_PTR, D_b, D_h, D_i, D_L, D_B, D_H, D_I, D_K, D_f, D_d, D_FP16, D_BF16, D_FP32, D_FP64, D_CODES };
-static const char *const direct_code_names[D_CODES] = {"skip", "pointer", "b", "h", "i", "L", "B", "H", "I", "K",
-                                                       "f", "d", "pack_fp16", "pack_bf16", "pack_fp32", "pack_fp64"};
+enum { D_SKIP, D_PTR, D_b, D_h, D_i, D_L, D_B, D_H, D_I, D_K, D_X8, D_X16, D_X32, D_XU8, D_XU16, D_XU32, D_XU64,
+       D_f, D_d, D_FP16, D_BF16, D_FP32, D_FP64, D_CODES };
+static const char *const direct_code_names[D_CODES] = {
+    "skip", "pointer", "b", "h", "i", "L", "B", "H", "I", "K",      /* 3.3-3.6: PyArg_ParseTuple formats */
+    "x8", "x16", "x32", "xu8", "xu16", "xu32", "xu64",             /* 3.7+: driver.c's extractI8 ... extractU64 */
+    "f", "d", "pack_fp16", "pack_bf16", "pack_fp32", "pack_fp64"}; /* floats (3.7+ extractFP16 ... = pack_*) */
 
 typedef struct {
     PyObject_HEAD
@@ -577,6 +580,42 @@ static int direct_store(int code, PyObject *v, unsigned long long ptr, int ptr_r
     }
     if (!PyLong_CheckExact(v) && !PyBool_Check(v))
         return 0; /* __index__ objects, floats (TypeError), ...: Triton's launcher */
+    if (code >= D_X8 && code <= D_X32) { /* 3.7+: PyLong_AsLong, truncated to the width */
+        long x = PyLong_AsLong(v);
+        if (x == -1 && PyErr_Occurred())
+            goto fail;
+        if (code == D_X8) {
+            int8_t b = (int8_t)x;
+            memcpy(slot, &b, 1);
+        } else if (code == D_X16) {
+            int16_t h = (int16_t)x;
+            memcpy(slot, &h, 2);
+        } else {
+            int32_t w = (int32_t)x;
+            memcpy(slot, &w, 4);
+        }
+        return 1;
+    }
+    if (code >= D_XU8 && code <= D_XU64) { /* 3.7+: PyLong_AsUnsignedLong(Long): negative raises */
+        unsigned long long u = code == D_XU64 ? PyLong_AsUnsignedLongLong(v) : PyLong_AsUnsignedLong(v);
+        if (u == (unsigned long long)-1 && PyErr_Occurred())
+            goto fail;
+        if (code != D_XU64 && u == (unsigned long)-1 && PyErr_Occurred())
+            goto fail;
+        if (code == D_XU8) {
+            uint8_t b = (uint8_t)u;
+            memcpy(slot, &b, 1);
+        } else if (code == D_XU16) {
+            uint16_t h = (uint16_t)u;
+            memcpy(slot, &h, 2);
+        } else if (code == D_XU32) {
+            uint32_t w = (uint32_t)u;
+            memcpy(slot, &w, 4);
+        } else {
+            memcpy(slot, &u, 8);
+        }
+        return 1;
+    }
     if (code == D_B || code == D_H || code == D_I || code == D_K) { /* no overflow check: masked */
         unsigned long long u = code == D_K ? PyLong_AsUnsignedLongLongMask(v) : PyLong_AsUnsignedLongMask(v);
         if (u == (unsigned long long)-1 && PyErr_Occurred())
@@ -807,14 +846,18 @@ static void Direct_dealloc(Direct *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* direct.loop(grid, stream, args, n): the bench's driver loop. ``args`` (one value per kernel
- * parameter) are converted and checked once; then n launches of the same parameters, each only
- * the cuLaunchKernelEx / cuLaunchKernel call. Returns how many launched (0: handed off). */
+/* direct.loop(grid, stream, args, n, checked=False): the bench's driver loop. ``args`` (one value
+ * per kernel parameter) are converted and checked once; then n launches of the same parameters,
+ * each only the cuLaunchKernelEx / cuLaunchKernel call (checked: each also redoes what Triton's
+ * launcher does first: the context, the conversions, a cuPointerGetAttribute per pointer).
+ * Returns how many launched (fewer: handed off). */
 static PyObject *Direct_loop(Direct *self, PyObject *args)
 {
     PyObject *grid, *stream_obj, *values;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "O!OO!n:loop", &PyTuple_Type, &grid, &stream_obj, &PyTuple_Type, &values, &n))
+    int checked = 0;
+    if (!PyArg_ParseTuple(args, "O!OO!n|p:loop", &PyTuple_Type, &grid, &stream_obj, &PyTuple_Type, &values, &n,
+                          &checked))
         return NULL;
     if (PyTuple_GET_SIZE(grid) != 3 || PyTuple_GET_SIZE(values) != self->n) {
         PyErr_SetString(PyExc_ValueError, "loop(grid of 3, stream, one value per parameter, n)");
@@ -839,14 +882,17 @@ static PyObject *Direct_loop(Direct *self, PyObject *args)
     Py_ssize_t done = 0;
     if (!direct_prepare(self, g, stream_obj, vals, &ptrs, &p))
         return PyLong_FromSsize_t(0);
-    for (; done < n; done++)
+    for (; done < n; done++) {
+        if (checked && !direct_prepare(self, g, stream_obj, vals, &ptrs, &p)) /* the checks each time */
+            break;
         if (direct_fire(self, &p) < 0)
             return NULL;
+    }
     return PyLong_FromSsize_t(done);
 }
 
 static PyMethodDef Direct_methods[] = {
-    {"loop", (PyCFunction)Direct_loop, METH_VARARGS, "loop(grid, stream, args, n): n own launches in a C loop"},
+    {"loop", (PyCFunction)Direct_loop, METH_VARARGS, "loop(grid, stream, args, n, checked=False): n own launches in a C loop"},
     {NULL}};
 
 static PyTypeObject DirectType = {

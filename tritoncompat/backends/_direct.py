@@ -7,10 +7,12 @@ A hit normally ends in the compiled kernel's launcher (``CompiledKernel.run``): 
 accepts, the cache entry carries an ``_accel_c.Direct`` and the accelerator does that work
 itself, reusing the pointers the key already read (``_accel.c``, "The own launch").
 
-Only launchers whose code is known exactly are modelled: Triton's generated C launchers of 3.3.0
-to 3.6.0, recognised by the source of what generates them (``make_launcher``, ``ty_to_cpp``,
-``CudaLauncher``), not by the version number. Any other source (3.7+'s shared launcher, 3.0-3.2,
-a patched Triton, the coming 3.10) keeps Triton's launcher, counted as "launcher not modelled".
+Only launchers whose code is known exactly are modelled, recognised by their source, not by the
+version number: the generated C launchers of 3.3.0 - 3.6.0 (the source of what generates them:
+``make_launcher``, ``ty_to_cpp``, ``CudaLauncher``) and the shared launcher of 3.7.0 - 3.9.0
+(``driver.c``, whose ``launchKernel`` converts each argument with the extractor its
+``kernel_signature`` byte names, and ``CudaLauncher``). Any other source (3.0-3.2, a patched
+Triton, the coming 3.10) keeps Triton's launcher, counted as "launcher not modelled".
 
 Everything else the own launch cannot do exactly goes to Triton's launcher too, counted in
 ``cache_info().handoffs`` by reason: once per compiled kernel (scratch memory to allocate,
@@ -37,21 +39,34 @@ HANDOFF_ARGUMENT = "an argument for Triton's launcher to convert or check"
 
 
 class Model(NamedTuple):
-    """What one release's generated launcher does around the kernel's own parameters."""
+    """What one release's launcher does around the kernel's own parameters."""
 
     release: str
     scratch: int  # zero scratch pointers appended: global (3.3+), profile (3.5+)
     plain: bool  # 3.3: cuLaunchKernel unless cooperative; 3.4+: always cuLaunchKernelEx
     float_storage: bool  # 3.4+: floats parsed as double, stored by FLOAT_PACK_FUNCTION; 3.3: "f"/"d"
+    shared: bool = False  # 3.7+: the shared launcher (driver.c), types from kernel_signature
+    max_shared: int = 1 << 31  # 3.7+: above 228 KiB the launcher adds an attribute not modelled here
 
 
-# sha256 (first 16 hex digits) of the launcher-generating source -> the model of its launcher.
+# sha256 (first 16 hex digits) of the launcher's source -> the model of its launcher.
 MODELS = {
     "657cf763a1d24abb": Model("3.3.0 / 3.3.1", scratch=1, plain=True, float_storage=False),
     "3c13dbb2730e3789": Model("3.4.0", scratch=1, plain=False, float_storage=True),
     "dcd36538af1b6712": Model("3.5.0 / 3.5.1", scratch=2, plain=False, float_storage=True),
     "0fba855b090ebdad": Model("3.6.0", scratch=2, plain=False, float_storage=True),
+    "72be00a93bc2952e": Model("3.7.0 / 3.7.1", scratch=2, plain=False, float_storage=True, shared=True,
+                              max_shared=228 * 1024),
+    "03b615d241b9bc89": Model("3.8.0", scratch=2, plain=False, float_storage=True, shared=True,
+                              max_shared=228 * 1024),
+    "9c998652b6fbe810": Model("3.9.0", scratch=2, plain=False, float_storage=True, shared=True,
+                              max_shared=228 * 1024),
 }
+
+# 3.7+: driver.c's ExtractorTypeIndex (the bytes of CudaLauncher.kernel_signature) -> the
+# accelerator's code of the same conversion (i1 -> extractI32, u1 -> extractU32 there).
+_EXTRACTORS = {1: "pointer", 2: "x8", 3: "x16", 4: "x32", 5: "L", 6: "xu8", 7: "xu16", 8: "xu32", 9: "xu64",
+               10: "pack_fp16", 11: "pack_bf16", 12: "pack_fp32", 13: "pack_fp64"}
 
 # The release's C type of a scalar (ty_to_cpp) -> its PyArg_ParseTuple format (format_of, the
 # same table in every modelled release); the format's letter names the accelerator's code.
@@ -63,8 +78,14 @@ _model: Optional[Tuple[Any, Optional[Model], str]] = None  # (driver module, mod
 
 
 def fingerprint(driver_module: Any) -> str:
-    parts = [inspect.getsource(getattr(driver_module, name))
-             for name in ("make_launcher", "ty_to_cpp", "CudaLauncher") if hasattr(driver_module, name)]
+    """The hash of what makes the release's launcher: 3.3-3.6 the Python that generates its C
+    source; 3.7+ driver.c, where the shared launcher is, and CudaLauncher."""
+    if hasattr(driver_module, "make_launcher"):
+        parts = [inspect.getsource(getattr(driver_module, name))
+                 for name in ("make_launcher", "ty_to_cpp", "CudaLauncher") if hasattr(driver_module, name)]
+    else:
+        with open(os.path.join(os.path.dirname(driver_module.__file__), "driver.c")) as f:
+            parts = [f.read(), inspect.getsource(driver_module.CudaLauncher)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -76,7 +97,7 @@ def model() -> Tuple[Any, Optional[Model], str]:
             if _model is None:
                 try:
                     from triton.backends.nvidia import driver as driver_module
-                    found = fingerprint(driver_module) if hasattr(driver_module, "make_launcher") else ""
+                    found = fingerprint(driver_module)
                 except Exception:  # no NVIDIA backend, or no source to read
                     driver_module, found = None, ""
                 _model = (driver_module, MODELS.get(found), found)
@@ -116,6 +137,29 @@ def _codes(module: Any, driver_module: Any, m: Model, signature: dict) -> Tuple[
     return bytes(codes), ""
 
 
+def _codes_shared(module: Any, launcher: Any, signature: dict) -> Tuple[Optional[bytes], str]:
+    """3.7+: each parameter's conversion is the extractor its kernel_signature byte names, in the
+    order of the parameters without the constexprs (what extractArgs passes)."""
+    names = module.DIRECT_CODES
+    extractors = bytes(launcher.kernel_signature)
+    if any(not isinstance(ty, str) for ty in signature.values()):
+        return None, "tuple parameters"
+    passed = [ty for ty in signature.values() if ty != "constexpr"]
+    if len(passed) != len(extractors):
+        return None, "signature does not match the launcher's"
+    codes, at = [], 0
+    for ty in signature.values():
+        if ty == "constexpr":
+            codes.append(names.index("skip"))
+            continue
+        name = _EXTRACTORS.get(extractors[at])
+        at += 1
+        if name is None:
+            return None, f"parameter type {ty.split('<')[0]} not modelled"
+        codes.append(names.index(name))
+    return bytes(codes), ""
+
+
 def plan(compiled: Any, kernel: Any) -> Any:
     """The ``Direct`` of a compiled kernel of ``kernel`` (a JITFunction), or None: its hits keep
     Triton's launcher, and the reason is counted once."""
@@ -140,24 +184,34 @@ def _plan(compiled: Any, kernel: Any) -> Tuple[Any, str]:
         md = compiled.metadata
         if md.target.backend != "cuda":
             return None, "non-CUDA target"
-        if type(compiled.run) is not driver_module.CudaLauncher:
+        launcher = compiled.run
+        if type(launcher) is not driver_module.CudaLauncher:
             return None, "launcher is not Triton's CudaLauncher"
-        if getattr(md, "num_ctas", 1) != 1:
+        # what the launcher launches with: the JIT call's packed metadata (num_warps, num_ctas,
+        # shared, ...) and its own attributes, set from the metadata
+        num_warps, num_ctas, shared = compiled.packed_metadata[:3]
+        if num_ctas != 1 or getattr(md, "num_ctas", 1) != 1:
             return None, "clusters (num_ctas > 1)"
+        if shared > m.max_shared:
+            return None, "oversized shared memory"
         if getattr(md, "global_scratch_size", 0) or getattr(md, "profile_scratch_size", 0):
             return None, "scratch memory to allocate"
         if getattr(md, "tensordesc_meta", None):
             return None, "tensor descriptors"
+        if getattr(launcher, "gsan_enabled", False):  # 3.9
+            return None, "GSan"
         signature = dict(compiled.src.signature)
         if list(signature) != list(kernel.arg_names):
             return None, "signature does not match the parameters"
-        codes, reason = _codes(module, driver_module, m, signature)
+        if m.shared:
+            codes, reason = _codes_shared(module, launcher, signature)
+        else:
+            codes, reason = _codes(module, driver_module, m, signature)
         if codes is None:
             return None, reason
-        cooperative = bool(getattr(md, "launch_cooperative_grid", False))
-        pdl = bool(getattr(md, "launch_pdl", False))  # 3.4+
-        function = compiled.function
-        return module.Direct(function, md.num_warps, md.shared, cooperative, pdl, m.plain, m.scratch, codes,
+        cooperative = bool(getattr(launcher, "launch_cooperative_grid", False))
+        pdl = bool(getattr(launcher, "launch_pdl", False))  # 3.4+
+        return module.Direct(compiled.function, num_warps, shared, cooperative, pdl, m.plain, m.scratch, codes,
                              _handoff_argument), ""
     except Exception as exc:  # never break a launch: Triton's launcher stays
         return None, f"not planned ({type(exc).__name__})"

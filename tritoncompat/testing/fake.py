@@ -19,6 +19,9 @@ test portable. On 2.1, a kernel decorated under one fake also works under any la
 
 Launches record into whichever fake is installed at launch time: a kernel compiled under an
 earlier fake records into the current one. Without any fake, the launch raises RuntimeError.
+``FakeCuda(real_launcher=True)`` (3.x) gives kernels Triton's real launcher instead, over the fake
+libcuda of ``fake_libcuda.py``; installing a fake of the other kind makes the kernels loaded under
+the last one load again on their next launch (new function handle, the new fake's launcher).
 
 Recorded tuple (``x, out, n`` = the call's arguments):
 
@@ -56,6 +59,7 @@ import importlib
 
 from .. import _placement, _version
 from ..backends._common import LAYOUT_3X
+from . import fake_libcuda
 
 
 def _parse_version(s):
@@ -75,6 +79,21 @@ _ACTIVE = []          # installed fakes, innermost last: launches record into _A
 # and their __del__ does nothing. The next install gives the handles back.
 _FAKE_MODULES = weakref.WeakKeyDictionary()     # CompiledKernel -> its fake module handle
 _MISSING = object()
+# 3.x: whether each kernel a fake loaded got Triton's real launcher (FakeCuda(real_launcher=True))
+# or the recording one. A compiled kernel keeps its launcher, so when a fake of the other kind is
+# installed, _rebind_launchers makes those kernels unloaded again: their next launch loads them
+# anew (a new function handle) with the launcher of the fake installed then.
+_LAUNCHER_KIND = weakref.WeakKeyDictionary()     # CompiledKernel -> real_launcher of its fake
+
+
+def _rebind_launchers(real):
+    for kernel, kind in list(_LAUNCHER_KIND.items()):
+        if kind != real:
+            del _LAUNCHER_KIND[kernel]
+            _FAKE_MODULES.pop(kernel, None)
+            kernel.module = None
+            if "_run" in vars(kernel):      # 3.6+: `run` is a property over _run
+                kernel._run = None
 
 
 def _current():
@@ -104,10 +123,16 @@ class _Utils:
         function = next(_HANDLES)
         module = 0x100000 | function
         self._fc.loaded.append((name, function, device))
-        if V >= (3, 8):
-            caller = sys._getframe(1).f_locals.get("self")      # CompiledKernel._init_handles's self
+        if V >= (3, 0):
+            # The CompiledKernel being loaded: on 3.x, CompiledKernel._init_handles calls
+            # driver.active.utils.load_binary itself, so the caller's frame holds it as `self`.
+            caller = sys._getframe(1).f_locals.get("self")
             if type(caller).__name__ == "CompiledKernel":
-                _FAKE_MODULES[caller] = module
+                _LAUNCHER_KIND[caller] = self._fc.real_launcher
+                if V >= (3, 8):
+                    _FAKE_MODULES[caller] = module
+                if self._fc.real_launcher:      # the fake libcuda learns the parameter sizes from the PTX
+                    fake_libcuda.register_kernel(function, caller, name)
         return (module, function, 32, 0, 1024)[:self._fc._arity]   # module, fn, regs, spills, max threads
 
     def get_device_properties(self, device):
@@ -173,6 +198,13 @@ class _Driver:
     def __init__(self, fc=None):
         self._fc = fc = _current() if fc is None else fc
         self.utils = _Utils(fc)
+        if fc.real_launcher:        # Triton's own launcher, linked against the fake libcuda
+            from triton.backends.nvidia import driver as nvidia
+            self.launcher_cls = nvidia.CudaLauncher
+            if V >= (3, 7):         # the shared launcher of a real CudaUtils (driver.c)
+                real = fake_libcuda.real_cuda_utils()
+                self.utils.launch = real.launch
+                self.utils.build_signature_metadata = real.build_signature_metadata
         fc._created.append(self)
 
     @classmethod
@@ -284,6 +316,10 @@ def _make_stub(*args, **kwargs):
 class FakeCuda:
     """A fake active CUDA driver: 2 devices, sm_90, recording launcher. Define kernels after install().
 
+    With ``real_launcher=True`` (3.0+), ``launcher_cls`` is Triton's real ``CudaLauncher``, built
+    against the fake libcuda of :mod:`tritoncompat.testing.fake_libcuda` (``libcuda``: that
+    module), which records the driver launches: see there. ``calls`` then stays empty.
+
     Attributes: ``calls`` (launcher argument tuples), ``loaded`` ((name, function handle, device)
     per ``load_binary``), ``unloaded`` (module handles unloaded, 3.8+), ``device`` (current
     device), ``streams`` (device -> raw stream handle), ``stream`` (the current device's stream),
@@ -291,7 +327,9 @@ class FakeCuda:
     """
     device_count = 2
 
-    def __init__(self, capability=90):
+    def __init__(self, capability=90, real_launcher=False):
+        self.real_launcher = real_launcher
+        self.libcuda = fake_libcuda if real_launcher else None
         self.calls = []
         self.loaded = []
         self.unloaded = []
@@ -375,17 +413,25 @@ class FakeCuda:
     def install(self):
         if self._installed:
             raise RuntimeError("this FakeCuda is already installed")
+        if self.real_launcher:      # first: it raises before anything is replaced when it cannot
+            if fake_libcuda.supported():
+                raise RuntimeError(f"FakeCuda(real_launcher=True): {fake_libcuda.supported()}")
+            fake_libcuda.load()
         if not _ACTIVE:
             for kernel, module in list(_FAKE_MODULES.items()):     # 3.8+: see _FAKE_MODULES
                 if kernel.module is None:
                     kernel.module = module
         if V >= (3, 0):
-            self._install_registry()     # first: it raises before replacing anything when it cannot
+            self._install_registry()     # before the rest: it raises before replacing anything when it cannot
+        if self.real_launcher:
+            fake_libcuda.use_in_triton()
         targets = self._targets()
         self._saved = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name, _ in targets]
         for owner, name, value in targets:
             setattr(owner, name, value)
         _ACTIVE.append(self)
+        if V >= (3, 0):
+            _rebind_launchers(self.real_launcher)
         self._saved_runtime = _placement.runtime     # launch(stream=, device=) on the fake
         _placement.runtime = self
         self._installed = True
@@ -442,6 +488,10 @@ class FakeCuda:
             else:
                 setattr(owner, name, value)
         _ACTIVE.pop()
+        if self.real_launcher:
+            fake_libcuda.stop_using_in_triton()
+        if _ACTIVE and V >= (3, 0):
+            _rebind_launchers(_ACTIVE[-1].real_launcher)
         _placement.runtime = self._saved_runtime
         self._installed, self._saved = False, None
 
