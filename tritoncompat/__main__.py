@@ -1,4 +1,4 @@
-"""``python -m tritoncompat [report|check|bench [--json] [--fake]]``.
+"""``python -m tritoncompat [report|check|bench [--json] [--fake | --decode]]``.
 
 With no argument: report what was found (Python, torch, Triton, the backend, whether the fast
 path is active) and run the self-check: launch a kernel natively and through the fast path and

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List
 
 import tritoncompat
 
-from . import _launch, _slot
+from . import _decode, _launch, _slot
 from .backends._common import LAYOUT_3X
 
 __all__ = ["main"]
@@ -118,9 +118,11 @@ def _time_batches(fns: Dict[str, Callable[[], Any]], batch: int, rounds: int, bu
     return {name: {"median_us": statistics.median(v), "min_us": min(v)} for name, v in samples.items()}
 
 
-def _own_launch(kernel: Any, grid: tuple, args: tuple, kwargs: dict, stream: int) -> Any:
+def _own_launch(kernel: Any, grid: tuple, args: tuple, kwargs: dict, stream: int, checked: bool = False) -> Any:
     """``n -> None``: ``n`` own launches of the kernel's hit in a C loop, the arguments converted
-    and checked once (the driver itself, per launch); None when its hits have no own launch."""
+    and checked once (the driver itself, per launch), or before each launch (``checked``: the
+    context, the conversions and a cuPointerGetAttribute per pointer, as Triton's launcher does);
+    None when its hits have no own launch."""
     import inspect
 
     cache = _slot.cache_of(kernel)
@@ -136,7 +138,7 @@ def _own_launch(kernel: Any, grid: tuple, args: tuple, kwargs: dict, stream: int
     direct = directs[0]
 
     def loop(n: int) -> None:
-        if direct.loop(g, stream, values, n) != n:
+        if direct.loop(g, stream, values, n, checked) != n:
             raise RuntimeError("the driver loop handed off")
 
     return loop
@@ -205,7 +207,8 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
             loop = _own_launch(kernel, grid, args, kwargs, stream)
             if loop is not None:
                 fns["driver"] = loop
-            timings = _time_batches(fns, batch, rounds, busy, sync, looped=("driver",))
+                fns["checked"] = _own_launch(kernel, grid, args, kwargs, stream, checked=True)
+            timings = _time_batches(fns, batch, rounds, busy, sync, looped=("driver", "checked"))
             with tritoncompat.patched():
                 kernel[grid](*args, **kwargs)
                 timings.update(_time_batches({"patched": lambda: kernel[grid](*args, **kwargs)},
@@ -221,6 +224,7 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
                 "own_launch": loop is not None,
                 "launch_over_driver": (timings["launch"]["median_us"] / timings["driver"]["median_us"]
                                        if "driver" in timings else None),
+                "launch_over_via_triton": timings["launch"]["median_us"] / timings["via triton"]["median_us"],
                 "launch_over_floor": timings["launch"]["median_us"] / floor,
                 "patched_over_floor": timings["patched"]["median_us"] / floor,
                 "native_over_launch": native / timings["launch"]["median_us"],
@@ -324,8 +328,9 @@ def format_table(results: Dict[str, Any]) -> str:
             f"of {results['batch']}"]
     rows.append("launch / patched: tritoncompat (own launch where the release's launcher is modelled); via triton:"
                 " launch() ending in Triton's launcher (own launch off); floor: Triton's launcher, prebuilt"
-                " arguments; driver: cuLaunchKernelEx in a C loop, prebuilt parameters")
-    names = ["native", "launch", "patched", "via triton", "floor", "driver", "graph"]
+                " arguments; driver: cuLaunchKernelEx in a C loop, prebuilt parameters; checked: the same"
+                " loop redoing Triton's checks (context, conversions, cuPointerGetAttribute) per launch")
+    names = ["native", "launch", "patched", "via triton", "floor", "checked", "driver", "graph"]
     header = (f"{'kernel':<9}" + "".join(f"{n:>16}" for n in names)
               + f"{'launch/floor':>14}{'patched/floor':>15}{'launch/driver':>15}{'native/launch':>15}{'native/patched':>16}")
     rows += [header, "-" * len(header)]
@@ -350,8 +355,6 @@ def format_table(results: Dict[str, Any]) -> str:
 
 def main(argv: List[str]) -> int:
     if "--decode" in argv:  # steps/s of a decode step end to end (GPU only): tritoncompat/_decode.py
-        from . import _decode
-
         return _decode.main([a for a in argv if a != "--decode"])
     fake = "--fake" in argv
     results = run(fake=fake)
