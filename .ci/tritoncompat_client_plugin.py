@@ -70,6 +70,8 @@ def pytest_sessionfinish(session, exitstatus):
             "entries": info.entries,
             "evictions": info.evictions,
             "fallbacks": dict(info.fallbacks),
+            "own": getattr(info, "own", None),  # compiled kernels launched straight at the driver
+            "handoffs": dict(getattr(info, "handoffs", {})),
         },
         "status": status,
         "kernel_caches": live,

@@ -114,7 +114,21 @@ def supported():
         return "no C compiler (gcc, clang or $CC) on PATH"
     if _include_dir() is None:
         return "Triton's bundled cuda.h (backends/nvidia/include) is missing"
+    if _LIB is None:
+        other = _loaded_libcuda() or _installed_libcuda()
+        if other is not None:  # a GPU machine: the fake would stand in for its driver in this process
+            return f"a real CUDA driver is here ({other}); the fake libcuda is for machines without one"
     return None
+
+
+def _installed_libcuda():
+    """The real driver library the dynamic loader would find, or None (a machine without a GPU)."""
+    import ctypes.util
+
+    try:
+        return ctypes.util.find_library("cuda")
+    except Exception:
+        return None
 
 
 def _compiler():
