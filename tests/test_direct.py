@@ -4,9 +4,9 @@ each hands the driver -- entry point, grid, block, shared memory, stream, launch
 bytes of every parameter (sizes from the kernel's PTX). Every test launches natively first and
 compares the recording of each tritoncompat launch with it, byte for byte.
 
-Releases: 3.3+ (the fake libcuda). The own launch itself serves 3.3 - 3.6 (backends/_direct.py);
-on 3.7+ the same comparisons hold with Triton's launcher on both sides, and the tests check that
-the own launch stays off there, counted as "launcher not modelled"."""
+Releases: 3.0+ (the fake libcuda). The own launch itself serves 3.3 - 3.9 (backends/_direct.py);
+on 3.0 - 3.2 the same comparisons hold with Triton's launcher on both sides, and the tests check
+that the own launch stays off there, counted as "launcher not modelled"."""
 
 import struct
 
@@ -217,7 +217,9 @@ def test_translated_pointer_and_context_as_tritons(fake_libcuda):
         go()
         c = fc.libcuda.counters()
         counts[how] = (c["cuDevicePrimaryCtxRetain"], c["cuCtxSetCurrent"], _last(fc))
-    assert counts["launch"] == counts["native"] and counts["native"][:2] == (1, 1)
+    assert counts["launch"] == counts["native"]
+    from tritoncompat.testing.fake import V
+    assert counts["native"][:2] == ((1, 1) if V >= (3, 2) else (0, 0))  # 3.0-3.1 never check the context
 
 
 def test_launch_error_raises_as_tritons(fake_libcuda):
@@ -258,6 +260,8 @@ def test_launch_options_byte_for_byte(fake_libcuda, option):
             pytest.skip("launch_pdl is a 3.4+ option")
         kw["launch_pdl"] = True
     elif option == "launch_cooperative_grid":
+        if V < (3, 3):
+            pytest.skip("launch_cooperative_grid is a launch option from 3.3")
         kw["launch_cooperative_grid"] = True
     else:
         grid = (0,)
@@ -332,8 +336,8 @@ def test_mutations_are_caught(fake_libcuda, mutation):
 
 
 def test_unmodelled_launchers_keep_tritons(fake_libcuda):
-    """3.7+ (a shared launcher this version does not model): every entry keeps Triton's
-    launcher, counted; 3.3 - 3.6: own launches, and TRITONCOMPAT_DIRECT=0 turns them off."""
+    """3.0 - 3.2 (launchers this version does not model): every entry keeps Triton's launcher,
+    counted; 3.3 - 3.9: own launches, and TRITONCOMPAT_DIRECT=0 turns them off."""
     import os
 
     import torch
