@@ -109,3 +109,12 @@ def test_python_m_tritoncompat_in_a_fresh_process():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "self-check" in done.stdout and ": ok" in done.stdout, done.stdout
     assert "TritonCompatWarning" not in done.stderr, done.stderr[-3000:]
+    # on a CPU machine, 3.0+: the same launch at the driver (fake libcuda), the own launch on 3.3+
+    from tritoncompat.testing import fake_libcuda
+    from tritoncompat.testing.fake import V
+
+    if "(GPU)" not in done.stdout and "(interpreter)" not in done.stdout and not fake_libcuda.supported():
+        assert "at the driver (fake libcuda, Triton's real launcher)" in done.stdout, done.stdout
+        assert "byte for byte" in done.stdout, done.stdout
+        if V >= (3, 3) and "accelerator   on" in done.stdout and "TRITONCOMPAT_DIRECT" not in os.environ:
+            assert "the own launch hands the driver" in done.stdout, done.stdout

@@ -107,6 +107,61 @@ def self_check() -> List[str]:
     finally:
         if fake is not None:
             fake.uninstall()
+    if fake is not None and not failures:
+        failures += driver_check()
+    return failures
+
+
+# What the CPU self-check found at the driver (printed by main).
+DRIVER_CHECK: List[str] = []
+
+
+def driver_check() -> List[str]:
+    """CPU only: with the fake libcuda, Triton's real launcher and tritoncompat's launches (the own
+    launch where the release's launcher is modelled) must hand the driver the same launch, byte for
+    byte. Loads the fake libcuda into this process for good: the main job's last step."""
+    import torch
+
+    from .testing import FakeCuda, fake_libcuda
+
+    problem = fake_libcuda.supported()
+    if problem:
+        DRIVER_CHECK.append(f"at the driver: skipped ({problem})")
+        return []
+    failures: List[str] = []
+    with FakeCuda(real_launcher=True) as fake:
+        kernel = _load(_KERNEL, "tritoncompat_selfcheck_driver").axpby
+        n = 1000
+        x, y, out = torch.randn(n), torch.randn(n), torch.zeros(n)
+        grid = (triton_cdiv(n, 128),)
+        before = tritoncompat.cache_info()
+
+        def last(go):
+            fake.libcuda.reset()
+            go()
+            records = fake.libcuda.launches()
+            if len(records) != 1:
+                return f"{len(records)} launches"
+            rec = dict(records[0])
+            rec["attrs"] = [(a["id"], tuple(a["value"])) for a in rec["attrs"]]
+            return rec
+
+        def patched():
+            with tritoncompat.patched():
+                kernel[grid](x, y, out, n, 2.0, 0.5)
+
+        native = last(lambda: kernel[grid](x, y, out, n, 2.0, 0.5))
+        got = {"launch() miss": last(lambda: tritoncompat.launch(kernel, grid, x, y, out, n, 2.0, 0.5)),
+               "launch() hit": last(lambda: tritoncompat.launch(kernel, grid, x, y, out, n, 2.0, 0.5)),
+               "patched hit": last(patched)}
+        for name, rec in got.items():
+            if rec != native:
+                failures.append(f"at the driver: {name} handed the driver {rec}, Triton's launcher {native}")
+        after = tritoncompat.cache_info()
+        own = after.own - before.own
+        how = "the own launch" if own else f"Triton's launcher ({', '.join(after.handoffs) or 'no own launch'})"
+        DRIVER_CHECK.append(f"at the driver (fake libcuda, Triton's real launcher): {how} hands the driver the same "
+                            f"launch, byte for byte" if not failures else "at the driver: FAILED")
     return failures
 
 
@@ -160,6 +215,8 @@ def main(argv: List[str]) -> int:
             print(f"  - {failure}")
         return 1
     print(f"self-check ({mode}): ok — native, launch() and patched launches agree; {tritoncompat_info()}")
+    for line in DRIVER_CHECK:
+        print(f"self-check ({mode}): {line}")
     return 0
 
 
