@@ -294,9 +294,7 @@ def _swap_direct(kernel, **changes):
     module = _accel.load()
     md = compiled.metadata
     _, model, _ = _direct.model()
-    signature = dict(compiled.src.signature)
-    codes = bytearray((_direct._codes_shared(module, compiled.run, signature) if model.shared
-                       else _direct._codes(module, _direct.model()[0], model, signature))[0])
+    codes = bytearray(_direct.codes(module, _direct.model()[0], model, compiled.run, dict(compiled.src.signature))[0])
     names = list(module.DIRECT_CODES)
     for index, name in changes.get("codes", {}).items():
         codes[index] = names.index(name)

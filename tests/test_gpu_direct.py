@@ -1,4 +1,4 @@
-"""On a real GPU: the own launch (a hit launched straight at the driver, Triton 3.3 - 3.6 with
+"""On a real GPU: the own launch (a hit launched straight at the driver, Triton 3.3 - 3.9 with
 the accelerator) gives the outputs of native launches, keeps Triton's errors for memory the
 device cannot reach, replays in CUDA graphs, and says where it handed off."""
 

@@ -416,12 +416,13 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
 }
 
 /* ------------------------------------------------------------------------------------------
- * The own launch (Triton 3.3 - 3.6; backends/_direct.py decides which compiled kernels get one)
+ * The own launch (Triton 3.3 - 3.9; backends/_direct.py decides which compiled kernels get one)
  *
- * What Triton's generated C launcher of those releases does for an idle hit, done here without
- * its Python wrapper and argument parsing: the current context as ensureCudaContext() makes it,
- * each parameter converted as its PyArg_ParseTuple format converts it and stored in the type the
- * launcher stores it in, each non-null pointer checked and translated by cuPointerGetAttribute,
+ * What Triton's C launcher of those releases (3.3-3.6: generated per kernel; 3.7+: driver.c's
+ * shared launchKernel) does for an idle hit, done here without its Python wrapper and argument
+ * parsing: the current context as ensureCudaContext() makes it, each parameter converted as the
+ * launcher converts it (3.3-3.6: its PyArg_ParseTuple format; 3.7+: its extractor) and stored in
+ * the type the launcher stores it in, each non-null pointer checked and translated by cuPointerGetAttribute,
  * the scratch pointers the release appends (None: 0), then cuLaunchKernelEx (cuLaunchKernel on
  * 3.3 without a cooperative grid) with the same configuration. Any value whose conversion would
  * fail, any pointer the driver refuses, any driver call before the launch that fails: nothing is

@@ -46,7 +46,7 @@ class CacheInfo(NamedTuple):
     Triton's own path to compile or find a kernel and then filled the key cache.
     ``entries``: fast keys currently cached. ``fallbacks``: launches sent through Triton's own
     path on purpose, by reason. ``evictions``: entries dropped because a kernel's cache was full.
-    ``own``: compiled kernels whose hits launch straight at the driver (the own launch, 3.3-3.6).
+    ``own``: compiled kernels whose hits launch straight at the driver (the own launch, 3.3-3.9).
     ``handoffs``: what kept Triton's launcher instead, by reason: once per compiled kernel, and
     once per launch of an own-launch kernel that Triton's launcher made.
     """

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, Optional, Tuple
 
 from .. import _accel, _cache
 
-__all__ = ["plan", "model", "MODELS", "HANDOFF_ARGUMENT"]
+__all__ = ["plan", "codes", "model", "MODELS", "HANDOFF_ARGUMENT"]
 
 # Counted per launch that an own-launch kernel handed to Triton's launcher.
 HANDOFF_ARGUMENT = "an argument for Triton's launcher to convert or check"
@@ -112,52 +112,42 @@ def _handoff_argument() -> None:
     _cache.count_handoff(HANDOFF_ARGUMENT)
 
 
-def _codes(module: Any, driver_module: Any, m: Model, signature: dict) -> Tuple[Optional[bytes], str]:
-    names = module.DIRECT_CODES
-    codes = []
-    for ty in signature.values():
-        if not isinstance(ty, str):
-            return None, "tuple parameters"
-        if ty == "constexpr":
-            name = "skip"
-        elif ty.startswith("*"):
-            name = "pointer"
-        elif m.float_storage and ty in driver_module.FLOAT_STORAGE_TYPE:  # 3.4+
-            name = driver_module.FLOAT_PACK_FUNCTION[ty]
-        else:
-            try:
-                name = _FORMAT.get(driver_module.ty_to_cpp(ty), "")
-            except Exception:
-                name = ""
-            if not name:
-                return None, f"parameter type {ty.split('<')[0]} not modelled"
-        if name not in names:
-            return None, f"parameter type {ty} not modelled"
-        codes.append(names.index(name))
-    return bytes(codes), ""
+def _generated_name(driver_module: Any, m: Model, ty: str) -> Optional[str]:
+    """3.3-3.6: the code of a parameter's conversion in the generated launcher, from the
+    release's own tables (None: not modelled)."""
+    if ty.startswith("*"):
+        return "pointer"
+    if m.float_storage and ty in driver_module.FLOAT_STORAGE_TYPE:  # 3.4+
+        return driver_module.FLOAT_PACK_FUNCTION[ty]
+    try:
+        return _FORMAT.get(driver_module.ty_to_cpp(ty))
+    except Exception:
+        return None
 
 
-def _codes_shared(module: Any, launcher: Any, signature: dict) -> Tuple[Optional[bytes], str]:
-    """3.7+: each parameter's conversion is the extractor its kernel_signature byte names, in the
-    order of the parameters without the constexprs (what extractArgs passes)."""
-    names = module.DIRECT_CODES
-    extractors = bytes(launcher.kernel_signature)
+def codes(module: Any, driver_module: Any, m: Model, launcher: Any, signature: dict) -> Tuple[Optional[bytes], str]:
+    """The accelerator's code of each parameter's conversion (``skip`` for a constexpr), or None
+    and why not. The parameters the launcher passes (the non-constexpr ones, in order) are
+    converted as 3.3-3.6's generated launcher converts their type, or (3.7+) with the extractor of
+    driver.c that the launcher's ``kernel_signature`` byte names (what extractArgs passes)."""
     if any(not isinstance(ty, str) for ty in signature.values()):
         return None, "tuple parameters"
     passed = [ty for ty in signature.values() if ty != "constexpr"]
-    if len(passed) != len(extractors):
-        return None, "signature does not match the launcher's"
-    codes, at = [], 0
+    if m.shared:
+        extractors = bytes(launcher.kernel_signature)
+        if len(passed) != len(extractors):
+            return None, "signature does not match the launcher's"
+        passed_names = [_EXTRACTORS.get(e) for e in extractors]
+    else:
+        passed_names = [_generated_name(driver_module, m, ty) for ty in passed]
+    names = module.DIRECT_CODES
+    out, passed_names = [], iter(passed_names)
     for ty in signature.values():
-        if ty == "constexpr":
-            codes.append(names.index("skip"))
-            continue
-        name = _EXTRACTORS.get(extractors[at])
-        at += 1
-        if name is None:
+        name = "skip" if ty == "constexpr" else next(passed_names)
+        if name not in names:
             return None, f"parameter type {ty.split('<')[0]} not modelled"
-        codes.append(names.index(name))
-    return bytes(codes), ""
+        out.append(names.index(name))
+    return bytes(out), ""
 
 
 def plan(compiled: Any, kernel: Any) -> Any:
@@ -190,7 +180,7 @@ def _plan(compiled: Any, kernel: Any) -> Tuple[Any, str]:
         # what the launcher launches with: the JIT call's packed metadata (num_warps, num_ctas,
         # shared, ...) and its own attributes, set from the metadata
         num_warps, num_ctas, shared = compiled.packed_metadata[:3]
-        if num_ctas != 1 or getattr(md, "num_ctas", 1) != 1:
+        if num_ctas != 1:
             return None, "clusters (num_ctas > 1)"
         if shared > m.max_shared:
             return None, "oversized shared memory"
@@ -203,15 +193,12 @@ def _plan(compiled: Any, kernel: Any) -> Tuple[Any, str]:
         signature = dict(compiled.src.signature)
         if list(signature) != list(kernel.arg_names):
             return None, "signature does not match the parameters"
-        if m.shared:
-            codes, reason = _codes_shared(module, launcher, signature)
-        else:
-            codes, reason = _codes(module, driver_module, m, signature)
-        if codes is None:
+        conversions, reason = codes(module, driver_module, m, launcher, signature)
+        if conversions is None:
             return None, reason
         cooperative = bool(getattr(launcher, "launch_cooperative_grid", False))
         pdl = bool(getattr(launcher, "launch_pdl", False))  # 3.4+
-        return module.Direct(compiled.function, num_warps, shared, cooperative, pdl, m.plain, m.scratch, codes,
-                             _handoff_argument), ""
+        return module.Direct(compiled.function, num_warps, shared, cooperative, pdl, m.plain, m.scratch,
+                             conversions, _handoff_argument), ""
     except Exception as exc:  # never break a launch: Triton's launcher stays
         return None, f"not planned ({type(exc).__name__})"
