@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List
 import tritoncompat
 
 from . import _decode, _launch, _slot
-from .backends._common import LAYOUT_3X
+from .backends._common import LAYOUT_3X, bound_arguments
 
 __all__ = ["main"]
 
@@ -123,17 +123,13 @@ def _own_launch(kernel: Any, grid: tuple, args: tuple, kwargs: dict, stream: int
     and checked once (the driver itself, per launch), or before each launch (``checked``: the
     context, the conversions and a cuPointerGetAttribute per pointer, as Triton's launcher does);
     None when its hits have no own launch."""
-    import inspect
-
     cache = _slot.cache_of(kernel)
     where = LAYOUT_3X.entry.index("direct")
     directs = [e[where] for e in (cache.entries.values() if cache is not None else ())
                if isinstance(e, tuple) and len(e) > where and e[where] is not None]
     if len(directs) != 1:
         return None
-    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    values = tuple(bound.arguments.values())
+    values = tuple(bound_arguments(kernel, args, kwargs).values())
     g = tuple(grid) + (1,) * (3 - len(grid))
     direct = directs[0]
 

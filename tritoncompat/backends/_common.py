@@ -257,14 +257,21 @@ CALL_LOCALS = {"run": "_tc_run", "grid_x": "_tc_grid[0]", "grid_y": "_tc_grid[1]
                "packed_metadata": "_tc_packed"}
 
 
+def bound_arguments(kernel: Any, args: tuple, kwargs: dict) -> Dict[str, Any]:
+    """Each parameter of a 3.x ``kernel`` and its value in a launch with ``args`` / ``kwargs``,
+    defaults applied, in the parameters' order (the benchmark's prebuilt arguments)."""
+    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
 def floor_3x(kernel: Any, compiled: Any, grid: tuple, args: tuple, kwargs: dict, stream: int,
              launch_constexprs: bool) -> Callable[[], Any]:
     """The benchmark's floor on 3.x: the compiled kernel's launcher with prebuilt arguments (the
     constexpr ones too when ``launch_constexprs``, 3.3+) and no hooks, in :data:`LAYOUT_3X` order."""
-    bound = inspect.signature(kernel.fn).bind(*args, **kwargs)
-    bound.apply_defaults()
     constexprs = {p.name for p in kernel.params if p.is_constexpr}
-    values = tuple(v for name, v in bound.arguments.items() if launch_constexprs or name not in constexprs)
+    values = tuple(v for name, v in bound_arguments(kernel, args, kwargs).items()
+                   if launch_constexprs or name not in constexprs)
     gx, gy, gz = (tuple(grid) + (1, 1))[:3]
     by_role = {"grid_x": gx, "grid_y": gy, "grid_z": gz, "stream": stream, "function": compiled.function,
                "packed_metadata": compiled.packed_metadata, "launch_metadata": None, "enter_hook": None,
