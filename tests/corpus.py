@@ -20,6 +20,15 @@ ACT_NONE = "none" if V >= (2, 2) else None
 _built = {}
 
 
+def own_launch_expected():
+    """Whether this process's hits launch at the driver (the own launch: the accelerator on, a
+    modelled launcher, TRITONCOMPAT_DIRECT not 0)."""
+    from tritoncompat import _accel
+    from tritoncompat.backends import _direct
+
+    return _accel.load() is not None and _direct.enabled() and _direct.model()[1] is not None
+
+
 def build():
     """The corpus kernels. One set while a fake driver is installed and another without one: on a
     GPU machine both kinds of test run, and Triton's cache must not hand a kernel compiled for

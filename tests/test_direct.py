@@ -23,12 +23,7 @@ from hypothesis import strategies as st  # noqa: E402
 triton = pytest.importorskip("triton")
 import triton.language as tl  # noqa: E402  (module level: 3.3 resolves dtype annotations in the globals)
 
-
-def _modelled():
-    from tritoncompat import _accel
-    from tritoncompat.backends import _direct
-
-    return _accel.load() is not None and _direct.model()[1] is not None
+import corpus  # noqa: E402
 
 
 def _last(fc):
@@ -58,8 +53,6 @@ def _compare(fc, go_native, go_fast, times=2, setup=lambda: None):
 
 
 def test_corpus_byte_for_byte(fake_libcuda):
-    import corpus
-
     fc = fake_libcuda
     tritoncompat.cache_clear()
     compared = 0
@@ -82,7 +75,7 @@ def test_corpus_byte_for_byte(fake_libcuda):
         compared += 1
     info = tritoncompat.cache_info()
     assert compared > 10
-    if _modelled():
+    if corpus.own_launch_expected():
         assert info.own > 0, info
     else:
         assert info.own == 0, info
@@ -191,7 +184,7 @@ def test_cpu_memory_on_a_hit_raises_tritons_error_and_launches_nothing(fake_libc
     assert len(fc.libcuda.launches()) == before
     info = tritoncompat.cache_info()
     assert info.hits == 1
-    if _modelled():
+    if corpus.own_launch_expected():
         assert info.handoffs.get(_direct.HANDOFF_ARGUMENT) == 1, info
 
 
@@ -311,7 +304,7 @@ def test_mutations_are_caught(fake_libcuda, mutation):
     passed anyway, a stale shared-memory size each make a recording differ from native."""
     import torch
 
-    if not _modelled():
+    if not corpus.own_launch_expected():
         pytest.skip("no own launch on this release")
     @triton.jit
     def mut(x_ptr, out_ptr, big, one, alpha, flag, BLOCK: tl.constexpr):
@@ -348,7 +341,7 @@ def test_unmodelled_launchers_keep_tritons(fake_libcuda):
     tritoncompat.cache_clear()
     tritoncompat.launch(kernel, (2,), x, out, *args, BLOCK=128)
     info = tritoncompat.cache_info()
-    if _modelled():
+    if corpus.own_launch_expected():
         assert info.own == 1 and not info.handoffs, info
     else:
         assert info.own == 0 and sum(info.handoffs.values()) == 1, info
@@ -360,7 +353,7 @@ def test_unmodelled_launchers_keep_tritons(fake_libcuda):
         del os.environ["TRITONCOMPAT_DIRECT"]
     info = tritoncompat.cache_info()
     assert info.own == 0 and sum(info.handoffs.values()) == 1, info
-    if _modelled():
+    if corpus.own_launch_expected():
         assert info.handoffs == {"own launch off (TRITONCOMPAT_DIRECT=0)": 1}
     del _direct
 
@@ -372,7 +365,7 @@ def test_bench_driver_loop_hands_the_driver_the_same_launch(fake_libcuda):
 
     from tritoncompat import _bench
 
-    if not _modelled():
+    if not corpus.own_launch_expected():
         pytest.skip("no own launch on this release")
     fc = fake_libcuda
     kernel = _typed_kernel()
