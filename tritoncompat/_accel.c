@@ -126,15 +126,16 @@ static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_ou
             Py_DECREF(ptr);
             return PyObject_CallFunctionObjArgs(self->value_key, v, self->tensor, self->tuples, NULL);
         }
-        /* the value Triton's getPointer reads (PyLong_AsUnsignedLongLong), when it has one */
-        unsigned long long exact = PyLong_AsUnsignedLongLong(ptr);
-        if (exact == (unsigned long long)-1 && PyErr_Occurred()) {
+        /* the value Triton's getPointer reads (PyLong_AsUnsignedLongLong), when it has one; its
+         * low bits are the key's alignment test */
+        unsigned long long low = PyLong_AsUnsignedLongLong(ptr);
+        if (low == (unsigned long long)-1 && PyErr_Occurred()) {
             PyErr_Clear();
+            low = PyLong_AsUnsignedLongLongMask(ptr);
         } else {
-            *ptr_out = exact;
+            *ptr_out = low;
             *read = 1;
         }
-        unsigned long long low = PyLong_AsUnsignedLongLongMask(ptr);
         Py_DECREF(ptr);
         if (low == (unsigned long long)-1 && PyErr_Occurred())
             return NULL;

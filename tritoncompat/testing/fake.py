@@ -414,8 +414,9 @@ class FakeCuda:
         if self._installed:
             raise RuntimeError("this FakeCuda is already installed")
         if self.real_launcher:      # first: it raises before anything is replaced when it cannot
-            if fake_libcuda.supported():
-                raise RuntimeError(f"FakeCuda(real_launcher=True): {fake_libcuda.supported()}")
+            problem = fake_libcuda.supported()
+            if problem:
+                raise RuntimeError(f"FakeCuda(real_launcher=True): {problem}")
             fake_libcuda.load()
         if not _ACTIVE:
             for kernel, module in list(_FAKE_MODULES.items()):     # 3.8+: see _FAKE_MODULES
