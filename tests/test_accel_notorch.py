@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 import tritoncompat
 from tritoncompat import _accel, _launch, _version
+from tritoncompat.backends import _common
 
 pytestmark = [pytest.mark.triton]
 
@@ -267,6 +268,124 @@ def test_property_c_key_is_the_python_key(fake_cuda, x, out, n, k, alpha, block,
     assert got == expected
     assert [type(item) for item in got] == [type(item) for item in expected]
     assert [repr(item) for item in got] == [repr(item) for item in expected]  # -0.0 vs 0.0, nested types
+
+
+@needs_v3
+@needs_accel
+def test_the_c_key_follows_the_injected_values(fake_cuda, monkeypatch):
+    """The injected options (``debug`` on every release; ``instrumentation_mode`` 3.6+, ...) are
+    evaluated in C where their expressions have the 3.4+ forms (_common.injected_program); the key
+    follows every source run reads them from, as the Python launcher's does."""
+    kernel = kernels()["axpb"]
+    args = (Ptr(0x10000), Ptr(0x20000), 1000, 3, 2.5)
+    tritoncompat.launch(kernel, (8,), *args)
+    fast = launcher(kernel)
+
+    def same(**options):
+        got = fast.key((8,), *args, **options)
+        assert got == python_key(kernel, (8,), args, options)
+        return got
+
+    plain = same()
+    assert same(debug=True) != plain
+    same(debug=0)  # falsy: run reads the knob as well
+    same(debug="yes")
+    monkeypatch.setattr(kernel, "debug", True)  # @triton.jit(debug=True)
+    assert same() != plain
+    same(debug=False)
+    monkeypatch.setattr(kernel, "debug", None)
+    assert same() == plain
+    monkeypatch.setenv("TRITON_DEBUG", "1")  # 3.3-3.5 read it on every launch; 3.6+ at import
+    same()
+    monkeypatch.delenv("TRITON_DEBUG")
+    knobs = getattr(triton, "knobs", None)
+    if knobs is not None:  # 3.4+: a knob set in Python
+        monkeypatch.setattr(knobs.runtime, "debug", True)
+        assert same() != plain
+        monkeypatch.undo()
+    assert same() == plain
+    if V >= (3, 4):
+        assert _launch.backend().module is not None and fast.py.__globals__["_tc_injected"]
+        assert _common.injected_program(_injected_sources(kernel), fast.py.__globals__) is not None
+
+
+def _injected_sources(kernel):
+    """The key's injected-value expressions of ``kernel``'s launcher (the ``:=`` items)."""
+    import inspect as _inspect
+
+    source = _inspect.getsource(launcher(kernel).py.__globals__["_tc_injected"])
+    return [line.strip().rstrip(",") for line in source.splitlines() if ":=" in line]
+
+
+@needs_v3
+@needs_accel
+def test_a_repeated_key_sees_every_change_of_the_entries(fake_cuda, monkeypatch):
+    """The C path keeps the last key it found, so that a repeat skips hashing it (3.12+: a dict
+    watcher; before: the dict's version tag). A clear, an eviction, an entry replaced or deleted by
+    hand must each be seen by the next launch: an evicted or replaced entry is never launched."""
+    monkeypatch.setenv("TRITONCOMPAT_MAX_ENTRIES", "1")
+    _launch.reload()
+    try:
+        kernel = kernels()["axpb"]
+        x, out = Ptr(0x10000), Ptr(0x20000)
+        a, b = (x, out, 1000, 3, 2.5), (x, out, 1000, 32, 2.5)  # k=3 and k=32 specialise differently
+
+        def go(args):
+            return tritoncompat.launch(kernel, (8,), *args)
+
+        def in_python(args):  # the launch, and whether the Python launcher ran for it
+            with Recorder(launcher(kernel)) as seen:
+                compiled = go(args)
+            assert compiled is kernel[(8,)](*args)
+            return bool(seen.keys)
+
+        tritoncompat.cache_clear()
+        go(a)
+        assert not in_python(a)
+        go(b)  # a miss: a is evicted
+        info = tritoncompat.cache_info(kernel)
+        assert (info.misses, info.evictions, info.entries) == (2, 1, 1)
+        assert in_python(a) and tritoncompat.cache_info(kernel).misses == 3  # not the evicted entry
+        assert not in_python(a)
+        tritoncompat.cache_clear()
+        assert in_python(a) and tritoncompat.cache_info(kernel).misses == 1
+        assert not in_python(a)
+        cache = _launch.kernel_cache(kernel)
+        (key, entry), = cache.entries.items()
+        compiled = _common.LAYOUT_3X.entry.index("compiled")
+        cache.entries[key] = entry[:compiled] + (object(),) + entry[compiled + 1:]  # replaced by hand
+        assert in_python(a)  # not Triton's kernel: the Python launcher decides
+        assert not in_python(a)
+        del cache.entries[key]
+        assert in_python(a)
+    finally:
+        monkeypatch.undo()
+        _launch.reload()
+
+
+@needs_v3
+@needs_accel
+@given(steps=st.lists(st.sampled_from(["a", "b", "c", "a again", "clear", "drop", "cache_clear"]), max_size=25))
+def test_property_hits_launch_what_triton_launches(fake_cuda, steps):
+    """Any sequence of launches (three specialisations; equal but not identical key items: a fresh
+    big constexpr int, fresh option tuples) and changes of the entries: every launch returns the
+    compiled kernel Triton's own path returns for it."""
+    kernel = kernels()["axpb"]
+    x, out = Ptr(0x10000), Ptr(0x20000)
+    calls = {"a": (x, out, 1000, 3, 2.5), "b": (x, out, 1000, 32, 2.5), "c": (Ptr(0x10004), out, 999, 3, 2.5),
+             "a again": (x, out, 1000, 3, 2.5)}
+    for step in steps:
+        if step in calls:
+            args = calls[step]
+            kwargs = {"num_warps": 4, "BLOCK": int("512")} if step == "a again" else {}
+            assert tritoncompat.launch(kernel, (8,), *args, **kwargs) is kernel[(8,)](*args, **kwargs), step
+        elif step == "cache_clear":
+            tritoncompat.cache_clear()
+        elif (cache := _launch.kernel_cache(kernel)) is not None and cache.entries:
+            if step == "clear":
+                cache.entries.clear()
+            else:
+                del cache.entries[next(iter(cache.entries))]
 
 
 @needs_v3

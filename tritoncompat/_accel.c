@@ -58,6 +58,7 @@ typedef struct {
     PyObject *tuples;        /* bool: tuple arguments specialised per item */
     PyObject *constexpr_key; /* _common.constexpr_key(v) */
     PyObject *injected;      /* injected(options) -> the key's tail of injected (value, type) items */
+    PyObject *injected_program; /* None, or the same values as steps (_common.injected_program) */
     Py_ssize_t instrumentation; /* negative index in the key of a value that sends launches native, 0: none */
     PyObject *driver_config, *driver_attr, *driver;
     PyObject *get_device, *get_stream;
@@ -73,6 +74,11 @@ typedef struct {
     Py_ssize_t call_slot[CALL_ROLES];   /* where each CALL_* role goes among them */
     Py_ssize_t entry_width;  /* the items of a cache entry */
     Py_ssize_t entry_item[ENTRY_ROLES]; /* where each ENTRY_* role is in it */
+    /* The last key found in ``entries`` (see lookup()): a repeat of it skips hashing the key and
+     * probing the dict while the dict is unchanged. */
+    PyObject *memo_key;      /* strong, or NULL */
+    PyObject *memo_entry;    /* borrowed: ``entries`` holds it while memo_version is current */
+    uint64_t memo_version;
 } Accel;
 
 /* The object fields of an Accel read from its AccelSpec (attribute name, offset, exact type or NULL). */
@@ -94,6 +100,7 @@ static const struct {
     {"tuples", offsetof(Accel, tuples), NULL},
     {"constexpr_key", offsetof(Accel, constexpr_key), NULL},
     {"injected", offsetof(Accel, injected), NULL},
+    {"injected_program", offsetof(Accel, injected_program), NULL},
     {"driver_config", offsetof(Accel, driver_config), NULL},
     {"driver_attr", offsetof(Accel, driver_attr), &PyUnicode_Type},
     {"driver", offsetof(Accel, driver), NULL},
@@ -113,6 +120,18 @@ typedef struct {
     char read[MAX_PARAMS];
 } Pointers;
 
+/* PyLong_AsUnsignedLongLong (the same values, the same OverflowError), by the digit loop of
+ * PyLong_AsUnsignedLong where unsigned long has 64 bits: before 3.12 the long long variant goes
+ * through _PyLong_AsByteArray for every multi-digit int, which every device pointer is. */
+static unsigned long long as_unsigned_64(PyObject *v)
+{
+#if ULONG_MAX == 0xffffffffffffffffULL
+    return PyLong_AsUnsignedLong(v);
+#else
+    return PyLong_AsUnsignedLongLong(v);
+#endif
+}
+
 /* Key item of a non-constexpr argument: what the generated expression (or value_key) gives.
  * NULL with an exception set when it raises. A tensor's data_ptr() goes to *ptr / *read. */
 static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_out, char *read)
@@ -128,7 +147,7 @@ static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_ou
         }
         /* the value Triton's getPointer reads (PyLong_AsUnsignedLongLong), when it has one; its
          * low bits are the key's alignment test */
-        unsigned long long low = PyLong_AsUnsignedLongLong(ptr);
+        unsigned long long low = as_unsigned_64(ptr);
         if (low == (unsigned long long)-1 && PyErr_Occurred()) {
             PyErr_Clear();
             low = PyLong_AsUnsignedLongLongMask(ptr);
@@ -247,7 +266,7 @@ static int bind(Accel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
             for (i = 0; i < n && at < 0; i++)
                 if (PyTuple_GET_ITEM(self->names, i) == name)
                     at = i;
-            for (i = 0; i < n && at < 0; i++)
+            for (i = 0; i < n && at < 0 && !PyUnicode_CHECK_INTERNED(name); i++) /* names are interned */
                 if (PyUnicode_Compare(PyTuple_GET_ITEM(self->names, i), name) == 0)
                     at = i;
             if (at >= 0) {
@@ -279,6 +298,64 @@ fail:
     return -1;
 }
 
+/* <chain> of an injected value: (object, attr, ...), each attribute read in turn. New reference. */
+static PyObject *chain_value(PyObject *chain)
+{
+    PyObject *v = PyTuple_GET_ITEM(chain, 0);
+    Py_INCREF(v);
+    for (Py_ssize_t i = 1; v != NULL && i < PyTuple_GET_SIZE(chain); i++)
+        Py_SETREF(v, PyObject_GetAttr(v, PyTuple_GET_ITEM(chain, i)));
+    return v;
+}
+
+/* One step of injected_program, evaluated as the generated expression evaluates it: ("get_or",
+ * name, attr, chain) is ``options.get(name, fn.<attr>) or <chain>`` (fn.<attr> read first, as the
+ * call's argument is), ("chain", chain) is ``<chain>``. New reference, or NULL with an exception. */
+static PyObject *injected_value(Accel *self, PyObject *step, PyObject *options)
+{
+    if (PyTuple_GET_SIZE(step) == 2)
+        return chain_value(PyTuple_GET_ITEM(step, 1));
+    PyObject *fallback = PyObject_GetAttr(self->fn, PyTuple_GET_ITEM(step, 2)), *v;
+    if (fallback == NULL)
+        return NULL;
+    v = PyDict_GetItemWithError(options, PyTuple_GET_ITEM(step, 1));
+    if (v == NULL && PyErr_Occurred()) {
+        Py_DECREF(fallback);
+        return NULL;
+    }
+    v = v != NULL ? v : fallback;
+    Py_INCREF(v);
+    Py_DECREF(fallback);
+    int truth = PyObject_IsTrue(v);
+    if (truth != 0) {
+        if (truth < 0)
+            Py_CLEAR(v);
+        return v;
+    }
+    Py_DECREF(v);
+    return chain_value(PyTuple_GET_ITEM(step, 3));
+}
+
+/* The key's tail: each injected value and its type, as the generated _tc_injected returns them. */
+static PyObject *injected_tail(Accel *self, PyObject *options)
+{
+    if (self->injected_program == Py_None)
+        return PyObject_CallOneArg(self->injected, options);
+    Py_ssize_t k = PyTuple_GET_SIZE(self->injected_program);
+    PyObject *tail = PyTuple_New(2 * k);
+    for (Py_ssize_t i = 0; tail != NULL && i < k; i++) {
+        PyObject *v = injected_value(self, PyTuple_GET_ITEM(self->injected_program, i), options);
+        if (v == NULL) {
+            Py_CLEAR(tail);
+            break;
+        }
+        Py_INCREF(Py_TYPE(v));
+        PyTuple_SET_ITEM(tail, 2 * i, v);
+        PyTuple_SET_ITEM(tail, 2 * i + 1, (PyObject *)Py_TYPE(v));
+    }
+    return tail;
+}
+
 /* The fast key of bound arguments, exactly as the Python launcher builds it:
  * (dev, one item per parameter, options key or (), injected values and their types).
  * 1: *dev and *key set (new references); 0: the driver changed; -1: an exception is set. */
@@ -295,7 +372,7 @@ static int make_key(Accel *self, PyObject **vals, PyObject *options, PyObject **
         return 0;
     if ((*dev = PyObject_CallNoArgs(self->get_device)) == NULL)
         return -1;
-    if ((tail = PyObject_CallOneArg(self->injected, options ? options : self->empty_dict)) == NULL)
+    if ((tail = injected_tail(self, options ? options : self->empty_dict)) == NULL)
         goto fail;
     if (!PyTuple_CheckExact(tail)) {
         Py_DECREF(tail);
@@ -332,6 +409,69 @@ fail:
     Py_CLEAR(*dev);
     Py_CLEAR(*key); /* tuple dealloc skips NULL slots */
     return -1;
+}
+
+/* ``entries``' version: it changes whenever the dict does. 3.12+: a dict watcher counts the
+ * changes of every watched ``entries`` dict (any kernel's miss re-checks every memo); before 3.12:
+ * the dict's own ma_version_tag, which CPython moves on every change. */
+#if PY_VERSION_HEX >= 0x030C0000
+static int dict_watcher = -1; /* -1: no watcher could be added; the memo stays off */
+static uint64_t watched_changes = 1;
+
+static int on_entries_changed(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
+{
+    watched_changes++;
+    return 0;
+}
+
+static int memo_on(void) { return dict_watcher >= 0; }
+static uint64_t entries_version(Accel *self) { return watched_changes; }
+#else
+static int memo_on(void) { return 1; }
+static uint64_t entries_version(Accel *self) { return ((PyDictObject *)self->entries)->ma_version_tag; }
+#endif
+
+/* Do two key items make the dict find the same entry? Identical objects do; so do equal exact
+ * ints, strs and floats, and tuples of such items, whose equal values have equal hashes (the dict
+ * compares hashes, then ==). Anything else: no (lookup() asks the dict). No Python code runs. */
+static int same_item(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    PyTypeObject *t = Py_TYPE(a);
+    if (t != Py_TYPE(b))
+        return 0;
+    if (t == &PyTuple_Type) {
+        Py_ssize_t n = PyTuple_GET_SIZE(a);
+        if (n != PyTuple_GET_SIZE(b))
+            return 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!same_item(PyTuple_GET_ITEM(a, i), PyTuple_GET_ITEM(b, i)))
+                return 0;
+        return 1;
+    }
+    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyFloat_Type)
+        return PyObject_RichCompareBool(a, b, Py_EQ) == 1; /* cannot fail for these exact types */
+    return 0;
+}
+
+/* entries.get(key), borrowed (NULL: a miss, or an exception is set). A key that is the last one
+ * found, item for item (same_item), while ``entries`` has not changed since, is that entry without
+ * hashing or probing: the dict would find the very same slot. */
+static PyObject *lookup(Accel *self, PyObject *key)
+{
+    if (self->memo_key != NULL && self->memo_version == entries_version(self) && same_item(self->memo_key, key))
+        return self->memo_entry;
+    PyObject *entry = PyDict_GetItemWithError(self->entries, key);
+    if (entry != NULL && memo_on()) {
+        /* the version after the lookup (an item's __eq__ may have run code): entries[key] is
+         * entry in exactly this version of the dict */
+        self->memo_entry = entry;
+        self->memo_version = entries_version(self);
+        Py_INCREF(key);
+        Py_XSETREF(self->memo_key, key); /* set before the old key goes: its release may run code */
+    }
+    return entry;
 }
 
 /* Is this hit one the Python launcher serves itself? 1: no, launch here; 0: yes (launch hooks,
@@ -954,7 +1094,10 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
     if ((glen = PyObject_Length(grid)) < 0)
         goto done;
     for (int d = 0; d < 3; d++) {
-        if (d == 0 || d < glen) { /* grid[d], as the Python launcher indexes it (any mapping too) */
+        if (d < glen && (PyTuple_CheckExact(grid) || PyList_CheckExact(grid))) { /* their grid[d] */
+            g[d] = PySequence_Fast_GET_ITEM(grid, d);
+            Py_INCREF(g[d]);
+        } else if (d == 0 || d < glen) { /* grid[d], as the Python launcher indexes it (any mapping too) */
             PyObject *index = PyLong_FromLong(d);
             g[d] = index == NULL ? NULL : PyObject_GetItem(grid, index);
             Py_XDECREF(index);
@@ -1021,7 +1164,7 @@ static int try_hit(Accel *self, PyObject *const *args, size_t nargsf, PyObject *
     if (status == 1)
         status = make_key(self, vals, options, &dev, &key, &ptrs);
     if (status == 1) {
-        entry = PyDict_GetItemWithError(self->entries, key);
+        entry = lookup(self, key);
         Py_XINCREF(entry);
         status = entry != NULL ? 1 : PyErr_Occurred() ? -1 : 0; /* 0: a miss */
     }
@@ -1085,6 +1228,28 @@ static int read_size(PyObject *spec, const char *name, Py_ssize_t *out)
     return *out == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* injected_program: None, or a tuple of ("chain", chain) / ("get_or", str, str, chain) steps, a chain
+ * being (object, str, ...). 0, or -1 with a ValueError. */
+static int check_program(PyObject *program)
+{
+    if (program == Py_None)
+        return 0;
+    int ok = PyTuple_CheckExact(program);
+    for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(program); i++) {
+        PyObject *step = PyTuple_GET_ITEM(program, i), *chain;
+        Py_ssize_t size = PyTuple_CheckExact(step) ? PyTuple_GET_SIZE(step) : 0;
+        ok = size == 2 || (size == 4 && PyUnicode_CheckExact(PyTuple_GET_ITEM(step, 1)) &&
+                           PyUnicode_CheckExact(PyTuple_GET_ITEM(step, 2)));
+        chain = ok ? PyTuple_GET_ITEM(step, size - 1) : NULL;
+        ok = ok && PyTuple_CheckExact(chain) && PyTuple_GET_SIZE(chain) >= 2;
+        for (Py_ssize_t j = 1; ok && j < PyTuple_GET_SIZE(chain); j++)
+            ok = PyUnicode_CheckExact(PyTuple_GET_ITEM(chain, j));
+    }
+    if (!ok)
+        PyErr_SetString(PyExc_ValueError, "Accel: spec.injected_program is not a program of steps");
+    return ok ? 0 : -1;
+}
+
 static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     PyObject *py, *spec;
@@ -1135,6 +1300,27 @@ static PyObject *Accel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             PyErr_SetString(PyExc_TypeError, "Accel: parameter names must be str");
             goto fail;
         }
+    /* interned copies: an interned keyword that is none of them by identity is none of them (bind) */
+    PyObject *interned = PyTuple_New(self->n);
+    if (interned == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < self->n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(self->names, i);
+        Py_INCREF(name);
+        PyUnicode_InternInPlace(&name);
+        PyTuple_SET_ITEM(interned, i, name);
+    }
+    Py_SETREF(self->names, interned);
+    if (check_program(self->injected_program) < 0)
+        goto fail;
+    if (!PyDict_CheckExact(self->entries)) {
+        PyErr_SetString(PyExc_TypeError, "Accel: spec.entries must be a dict");
+        goto fail;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (dict_watcher >= 0 && PyDict_Watch(dict_watcher, self->entries) < 0)
+        goto fail;
+#endif
     return (PyObject *)self;
 fail:
     Py_DECREF(self);
@@ -1147,11 +1333,13 @@ static int Accel_traverse(Accel *self, visitproc visit, void *arg)
     for (Py_ssize_t f = 0; f < ACCEL_FIELDS; f++)
         Py_VISIT(FIELD(self, f));
     Py_VISIT(self->empty_dict);
+    Py_VISIT(self->memo_key);
     return 0;
 }
 
 static int Accel_clear(Accel *self)
 {
+    Py_CLEAR(self->memo_key);
     Py_CLEAR(self->py);
     for (Py_ssize_t f = 0; f < ACCEL_FIELDS; f++)
         Py_CLEAR(FIELD(self, f));
@@ -1256,8 +1444,12 @@ static PyObject *Launch_vectorcall(PyObject *op, PyObject *const *args, size_t n
     if (kwnames != NULL && self->placement)
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(kwnames); j++) {
             PyObject *name = PyTuple_GET_ITEM(kwnames, j);
-            if (PyUnicode_Compare(name, str_stream) == 0 || PyUnicode_Compare(name, str_device) == 0)
+            if (name == str_stream || name == str_device)
                 goto python; /* placement keywords: launch() decides */
+            if (PyUnicode_CHECK_INTERNED(name)) /* another interned str: not equal to these two */
+                continue;
+            if (PyUnicode_Compare(name, str_stream) == 0 || PyUnicode_Compare(name, str_device) == 0)
+                goto python;
         }
     if (Py_TYPE(args[0])->tp_dictoffset == 0)
         goto python;
@@ -1414,6 +1606,10 @@ PyMODINIT_FUNC PyInit__accel_c(void)
 #undef INTERN
     if (PyType_Ready(&AccelType) < 0 || PyType_Ready(&LaunchType) < 0 || PyType_Ready(&DirectType) < 0)
         return NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (dict_watcher < 0 && (dict_watcher = PyDict_AddWatcher(on_entries_changed)) < 0)
+        PyErr_Clear(); /* every watcher taken: no memo, every hit hashes its key */
+#endif
     PyObject *m = PyModule_Create(&accel_module);
     if (m == NULL)
         return NULL;

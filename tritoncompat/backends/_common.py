@@ -3,6 +3,7 @@ generated launchers call off the hot path."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import sys
@@ -367,6 +368,7 @@ class AccelSpec(NamedTuple):
     tuples: bool
     constexpr_key: Any
     injected: Any
+    injected_program: Any  # :func:`injected_program` of the same expressions, or None
     driver_config: Any
     driver_attr: str
     driver: Any
@@ -407,13 +409,15 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
     tail = d.key[len(d.key) - 2 * injected:] if injected else []
     source = ["def _tc_injected(_tc_options):", "    return (", *[f"        {k}," for k in tail], "    )"]
     ns_injected = _codegen.make_function("_tc_injected", source, ns, f"injected {kernel.fn.__qualname__}")
+    program = injected_program(tail[0::2], ns)
     required = object()
     layout = LAYOUT_3X
     spec = AccelSpec(
         names=tuple(d.names), defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names),
         required=required, constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel,
         entries=d.cache.entries, hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key,
-        tuples=d.tuples, constexpr_key=constexpr_key, injected=ns_injected, driver_config=ns["_tc_driver_config"],
+        tuples=d.tuples, constexpr_key=constexpr_key, injected=ns_injected, injected_program=program,
+        driver_config=ns["_tc_driver_config"],
         driver=ns["_tc_driver"], get_device=ns["_tc_get_device"], get_stream=ns["_tc_get_stream"],
         verify=ns["_tc_verify"] if verify else None,
         launched=tuple(launch_constexprs or name not in d.constexprs for name in d.names),
@@ -421,6 +425,49 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
         entry_width=len(layout.entry), entry_items=tuple(layout.entry.index(role) for role in ACCEL_ENTRY_ROLES),
         **release)
     return module.Accel(fast, spec), d.cache
+
+
+def injected_program(values: List[str], ns: Dict[str, Any]) -> Optional[Tuple[Tuple[Any, ...], ...]]:
+    """The injected option values' expressions (the key's ``(_tc_injected_<name> := <expr>)``
+    items) as steps the accelerator evaluates without a Python frame, or None when one of them has
+    another form (then it calls the generated ``_tc_injected``). Two forms, the 3.4-3.9 ones:
+
+    * ``("get_or", name, attr, chain)``: ``_tc_options.get(name, _tc_fn.<attr>) or <chain>``;
+    * ``("chain", chain)``: ``<chain>``;
+
+    a chain being ``(object, attr, ...)``: a global of the launcher's namespace (``knobs``) and the
+    attributes read from it, one after the other, on every launch, as the expression reads them.
+    """
+    def chain(node: ast.expr) -> Optional[Tuple[Any, ...]]:
+        attrs: List[str] = []
+        while isinstance(node, ast.Attribute):
+            attrs.insert(0, node.attr)
+            node = node.value
+        if not attrs or not isinstance(node, ast.Name) or node.id not in ns:
+            return None
+        return (ns[node.id], *attrs)
+
+    program: List[Tuple[Any, ...]] = []
+    for source in values:
+        node = ast.parse(source, mode="eval").body
+        if not isinstance(node, ast.NamedExpr):
+            return None
+        node = node.value
+        step: Optional[Tuple[Any, ...]] = None
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and len(node.values) == 2:
+            get, rest = node.values
+            tail = chain(rest)
+            if (tail is not None and isinstance(get, ast.Call) and not get.keywords and len(get.args) == 2
+                    and ast.unparse(get.func) == "_tc_options.get"
+                    and isinstance(get.args[0], ast.Constant) and type(get.args[0].value) is str
+                    and isinstance(get.args[1], ast.Attribute) and ast.unparse(get.args[1].value) == "_tc_fn"):
+                step = ("get_or", get.args[0].value, get.args[1].attr, tail)
+        elif (tail := chain(node)) is not None:
+            step = ("chain", tail)
+        if step is None:
+            return None
+        program.append(step)
+    return tuple(program)
 
 
 def unsupported_parameters(params: List[inspect.Parameter]) -> Optional[str]:
