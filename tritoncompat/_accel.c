@@ -3,7 +3,8 @@
  * An ``Accel`` object wraps one kernel's generated Python launcher (``py``) and is installed in
  * its place. A call first tries the plain hit in C: bind the arguments to the kernel's
  * parameters, build the *same* fast key tuple the Python launcher builds (the rare value kinds
- * are keyed by the very Python helpers it calls), find the entry, check what the Python
+ * are keyed by the very Python helpers it calls), find the entry (lookup(): a repeat of the last
+ * key found skips hashing it while the dict is unchanged), check what the Python
  * launcher checks, and call the compiled kernel's launcher. Anything else -- a miss, a launch
  * hook, pre-run hooks, a stale driver, a binding problem, a value the key helpers reject, an
  * exception before the hit is counted -- is "not handled": nothing was launched or counted,
