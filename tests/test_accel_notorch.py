@@ -290,11 +290,12 @@ def test_the_c_key_follows_the_injected_values(fake_cuda, monkeypatch):
     assert same(debug=True) != plain
     same(debug=0)  # falsy: run reads the knob as well
     same(debug="yes")
-    monkeypatch.setattr(kernel, "debug", True)  # @triton.jit(debug=True)
-    assert same() != plain
-    same(debug=False)
-    monkeypatch.setattr(kernel, "debug", None)
-    assert same() == plain
+    if hasattr(kernel, "debug"):  # @triton.jit(debug=True), read by run (3.2's run reads no self.debug)
+        monkeypatch.setattr(kernel, "debug", True)
+        assert same() != plain
+        same(debug=False)
+        monkeypatch.setattr(kernel, "debug", None)
+        assert same() == plain
     monkeypatch.setenv("TRITON_DEBUG", "1")  # 3.3-3.5 read it on every launch; 3.6+ at import
     same()
     monkeypatch.delenv("TRITON_DEBUG")
