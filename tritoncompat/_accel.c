@@ -435,7 +435,7 @@ static uint64_t entries_version(Accel *self) { return ((PyDictObject *)self->ent
 /* Do two key items make the dict find the same entry? Identical objects do; so do equal exact
  * ints, strs and floats, and tuples of such items, whose equal values have equal hashes (the dict
  * compares hashes, then ==). Anything else: no (lookup() asks the dict). No Python code runs. */
-static int same_item(PyObject *a, PyObject *b)
+static int same_item(PyObject *a, PyObject *b, int depth)
 {
     if (a == b)
         return 1;
@@ -444,10 +444,10 @@ static int same_item(PyObject *a, PyObject *b)
         return 0;
     if (t == &PyTuple_Type) {
         Py_ssize_t n = PyTuple_GET_SIZE(a);
-        if (n != PyTuple_GET_SIZE(b))
+        if (n != PyTuple_GET_SIZE(b) || depth > 16) /* deeper (nested tuple arguments): ask the dict */
             return 0;
         for (Py_ssize_t i = 0; i < n; i++)
-            if (!same_item(PyTuple_GET_ITEM(a, i), PyTuple_GET_ITEM(b, i)))
+            if (!same_item(PyTuple_GET_ITEM(a, i), PyTuple_GET_ITEM(b, i), depth + 1))
                 return 0;
         return 1;
     }
@@ -461,7 +461,7 @@ static int same_item(PyObject *a, PyObject *b)
  * hashing or probing: the dict would find the very same slot. */
 static PyObject *lookup(Accel *self, PyObject *key)
 {
-    if (self->memo_key != NULL && self->memo_version == entries_version(self) && same_item(self->memo_key, key))
+    if (self->memo_key != NULL && self->memo_version == entries_version(self) && same_item(self->memo_key, key, 0))
         return self->memo_entry;
     PyObject *entry = PyDict_GetItemWithError(self->entries, key);
     if (entry != NULL && memo_on()) {
