@@ -676,7 +676,7 @@ static int direct_store(int code, PyObject *v, unsigned long long ptr, int ptr_r
         else if (v == Py_None)
             p = 0;
         else if (PyLong_CheckExact(v)) {
-            p = PyLong_AsUnsignedLongLong(v);
+            p = as_unsigned_64(v);
             if (p == (unsigned long long)-1 && PyErr_Occurred())
                 goto fail;
         } else
@@ -1014,7 +1014,7 @@ static PyObject *Direct_loop(Direct *self, PyObject *args)
             PyObject *p = PyObject_CallMethodNoArgs(vals[i], str_data_ptr);
             if (p == NULL)
                 return NULL;
-            ptrs.value[i] = PyLong_AsUnsignedLongLong(p);
+            ptrs.value[i] = as_unsigned_64(p);
             Py_DECREF(p);
             if (PyErr_Occurred())
                 return NULL;
