@@ -8,6 +8,7 @@ from . import _cache, _launch, _slot
 from ._cache import CacheInfo, cache_clear
 from ._errors import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
 from ._patch import is_patched, patch, patched, unpatch
+from ._version import TritonVersion, triton_version
 
 __version__ = "0.1.0"
 
@@ -52,4 +53,6 @@ __all__ = [
     "TritonCompatWarning",
     "TritonCompatError",
     "TritonCompatVerifyError",
+    "triton_version",
+    "TritonVersion",
 ]

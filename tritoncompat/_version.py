@@ -1,11 +1,13 @@
 """Which backend serves the installed Triton: one literal table, the only reader of
-``triton.__version__``."""
+``triton.__version__``; :func:`triton_version`, the installed release as a comparable version."""
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+import re
+from typing import Any, NamedTuple, Optional, Tuple
 
-__all__ = ["BACKENDS", "RELEASES", "Detected", "detect", "backend_for"]
+__all__ = ["BACKENDS", "RELEASES", "Detected", "TritonVersion", "detect", "backend_for", "parse",
+           "release_key", "triton_version", "distribution"]
 
 # Every supported release -> the backend module (``tritoncompat.backends.<name>``) serving its
 # launch ABI. A release maps to a backend name even before that module exists: the loader then
@@ -75,3 +77,186 @@ def detect() -> Detected:
     except ImportError:
         return Detected(None, None, None)
     return backend_for(str(triton.__version__))
+
+
+_RELEASE = re.compile(r"\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+class TritonVersion(tuple):
+    """A Triton version as ``(major, minor, micro)`` ints that compares numerically with tuples
+    and version strings: ``triton_version() >= (3, 10)``, ``>= "3.10"``, ``== "3.10.0"``.
+    Missing parts count as 0 (``(3, 10) == (3, 10, 0)``).
+
+    Only the release number takes part in comparisons (and hashing, as a tuple): a pre-release,
+    dev, post or local build of 3.10.0 compares equal to ``(3, 10, 0)``, since code gating on a
+    feature wants the release it was built from. What else the string carried is kept:
+    ``string`` (``triton.__version__`` as found), ``pre`` / ``dev`` / ``post`` (packaging's
+    parts or None), ``local`` (``"gitc8757738"`` or None), ``exact`` (True for a plain release
+    number such as ``3.9.0``).
+
+    >>> v = parse("3.10.0rc1")
+    >>> v >= (3, 10), v > "3.9.1", v < "4", v.pre
+    (True, True, True, ('rc', 1))
+    >>> "3.10.0" >= "3.4"       # why: strings compare letter by letter
+    False
+    >>> parse("3.10.0") >= "3.4"
+    True
+    """
+
+    string: str
+    pre: Optional[Tuple[str, int]]
+    dev: Optional[int]
+    post: Optional[int]
+    local: Optional[str]
+
+    def __new__(cls, string: str) -> "TritonVersion":
+        from packaging.version import InvalidVersion, Version
+
+        m = _RELEASE.match(string)
+        if m is None:
+            raise ValueError(f"not a Triton version: {string!r} (expected major.minor[.micro], e.g. '3.10.0')")
+        self = super().__new__(cls, tuple(int(g or 0) for g in m.groups()))
+        self.string = string
+        try:
+            parsed = Version(string)
+        except InvalidVersion:  # "3.10.0-custom": the release number is all that can be read
+            self.pre, self.dev, self.post, self.local = None, None, None, string[m.end():] or None
+        else:
+            self.pre, self.dev, self.post, self.local = parsed.pre, parsed.dev, parsed.post, parsed.local
+        return self
+
+    @property
+    def major(self) -> int:
+        return self[0]
+
+    @property
+    def minor(self) -> int:
+        return self[1]
+
+    @property
+    def micro(self) -> int:
+        return self[2]
+
+    @property
+    def exact(self) -> bool:
+        return (self.pre, self.dev, self.post, self.local) == (None, None, None, None)
+
+    @staticmethod
+    def _other(other: Any) -> Optional[Tuple[int, ...]]:
+        if isinstance(other, TritonVersion):
+            return tuple(other)
+        if isinstance(other, str):
+            try:
+                return tuple(TritonVersion(other))
+            except ValueError:
+                return None
+        if isinstance(other, tuple) and 0 < len(other) <= 3 and all(type(p) is int for p in other):
+            return tuple(other) + (0,) * (3 - len(other))
+        return None
+
+    def _cmp(self, other: Any, op: Any) -> Any:
+        theirs = self._other(other)
+        if theirs is None:
+            return NotImplemented
+        return op(tuple(self), theirs)
+
+    def __eq__(self, other: Any) -> Any:
+        return self._cmp(other, tuple.__eq__)
+
+    def __ne__(self, other: Any) -> Any:
+        return self._cmp(other, tuple.__ne__)
+
+    def __lt__(self, other: Any) -> Any:
+        return self._cmp(other, tuple.__lt__)
+
+    def __le__(self, other: Any) -> Any:
+        return self._cmp(other, tuple.__le__)
+
+    def __gt__(self, other: Any) -> Any:
+        return self._cmp(other, tuple.__gt__)
+
+    def __ge__(self, other: Any) -> Any:
+        return self._cmp(other, tuple.__ge__)
+
+    __hash__ = tuple.__hash__
+
+    def __str__(self) -> str:
+        return self.string
+
+    def __repr__(self) -> str:
+        return f"TritonVersion({self.string!r})"
+
+    def __reduce__(self) -> Any:
+        return (TritonVersion, (self.string,))
+
+
+def parse(string: str) -> TritonVersion:
+    """A version string as a :class:`TritonVersion`.
+
+    :raises ValueError: the string does not start with a release number.
+    """
+    return TritonVersion(str(string))
+
+
+def release_key(release: str) -> Tuple[int, ...]:
+    """Sort key of a release string: numeric, so ``3.10.0`` sorts after ``3.9.0``.
+
+    >>> sorted(["3.10.0", "3.9.0", "4.0.0", "3.1.0"], key=release_key)
+    ['3.1.0', '3.9.0', '3.10.0', '4.0.0']
+    """
+    return tuple(parse(release))
+
+
+def triton_version() -> Optional[TritonVersion]:
+    """The installed Triton's version (``triton.__version__``) as a :class:`TritonVersion`; None
+    when Triton is not installed or its version does not start with a release number. Imports
+    Triton. Kernel packages: compare this, never ``triton.__version__`` (``"3.10.0" >= "3.4"``
+    is False).
+
+    >>> import tritoncompat
+    >>> if tritoncompat.triton_version() >= (3, 10):  # doctest: +SKIP
+    ...     pass
+    """
+    try:
+        import triton
+    except ImportError:
+        return None
+    return _parsed(str(triton.__version__))
+
+
+def distribution() -> Optional[Tuple[str, str]]:
+    """(name, version) of the installed distribution that provides the ``triton`` module:
+    ``("triton", "3.9.0")``, ``("pytorch-triton", "3.3.1+gitc8757738")``, or a vendor build
+    loaded as ``triton`` (``("tokenspeed-triton", "3.9.10.post20261028")``, whose
+    ``__version__`` says ``3.9.10``); None without Triton or when no distribution claims it."""
+    from importlib import metadata
+
+    try:
+        import triton
+    except ImportError:
+        return None
+    top = triton.__name__.split(".")[0]
+    names = [top, top.replace("_", "-")]
+    try:
+        names += metadata.packages_distributions().get(top, [])
+    except Exception:  # a broken installed distribution elsewhere: report what is certain
+        pass
+    for name in names:
+        try:
+            return metadata.metadata(name)["Name"], metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+_last: Optional[TritonVersion] = None
+
+
+def _parsed(string: str) -> Optional[TritonVersion]:
+    global _last
+    if _last is None or _last.string != string:
+        try:
+            _last = parse(string)
+        except ValueError:
+            return None
+    return _last
