@@ -6,6 +6,7 @@ the installed Triton is chosen on the first launch or ``patch()``.
 
 from . import _cache, _launch, _slot
 from ._cache import CacheInfo, cache_clear
+from ._compat import Config, Target, allocator, autotune, device_properties, do_bench, ensure_allocator, has, target
 from ._errors import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
 from ._patch import is_patched, patch, patched, unpatch
 from ._version import TritonVersion, triton_version
@@ -55,4 +56,14 @@ __all__ = [
     "TritonCompatVerifyError",
     "triton_version",
     "TritonVersion",
+    # what moved between releases (tritoncompat._compat; the device side is tritoncompat.language)
+    "has",
+    "ensure_allocator",
+    "allocator",
+    "target",
+    "Target",
+    "device_properties",
+    "Config",
+    "autotune",
+    "do_bench",
 ]
