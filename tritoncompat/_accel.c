@@ -1429,9 +1429,37 @@ typedef struct {
     PyObject *py;   /* tritoncompat._launch.launch (or fast_launch, for patched kernel[grid]) */
     PyObject *attr; /* where a kernel keeps its launcher (_launch.ATTR) */
     int placement;  /* stream= / device= are launch()'s (not the patched kernel[grid]'s) */
+    PyObject *runs; /* list: the class attributes the fast path reproduces (_common.NATIVE), or NULL */
+    PyObject *kept; /* where 2.1 keeps a kernel's generated run (_slot.TRITON_RUN_ATTR) */
 } Launch;
 
-static PyObject *str_stream, *str_device;
+static PyObject *str_stream, *str_device, *str_run, *str_getitem;
+
+static int is_native(Launch *self, PyObject *value)
+{
+    Py_ssize_t n = PyList_GET_SIZE(self->runs);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyList_GET_ITEM(self->runs, i) == value)
+            return 1;
+    return 0;
+}
+
+/* Natively kernel[grid](...) calls type(kernel).__getitem__, which calls kernel.run: 1 when both
+ * are ones the fast path reproduces (no run in the instance dict, or 2.1's generated one kept
+ * there; the class's run and __getitem__ in `runs`), else 0 (the Python side then goes through
+ * whatever replaced them). No error is left set. backends/_common.py intact() is the same test. */
+static int run_intact(Launch *self, PyObject *kernel, PyObject *dict)
+{
+    PyObject *own = PyDict_GetItemWithError(dict, str_run);
+    if (own != NULL ? own != PyDict_GetItemWithError(dict, self->kept) : PyErr_Occurred() != NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    /* borrowed, through the type's attribute cache; NULL: none (2.1's JITFunction has no run) */
+    PyObject *run = _PyType_Lookup(Py_TYPE(kernel), str_run);
+    PyObject *getitem = _PyType_Lookup(Py_TYPE(kernel), str_getitem);
+    return is_native(self, run != NULL ? run : Py_None) && is_native(self, getitem != NULL ? getitem : Py_None);
+}
 
 static PyObject *Launch_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -1457,6 +1485,10 @@ static PyObject *Launch_vectorcall(PyObject *op, PyObject *const *args, size_t n
     if ((dict = PyObject_GenericGetDict(args[0], NULL)) == NULL) {
         PyErr_Clear();
         goto python;
+    }
+    if (self->runs != NULL && !run_intact(self, args[0], dict)) {
+        Py_DECREF(dict);
+        goto python; /* kernel.run replaced: the Python side calls through it */
     }
     fast = PyDict_GetItemWithError(dict, self->attr);
     Py_XINCREF(fast);
@@ -1496,19 +1528,27 @@ python:
 
 static PyObject *Launch_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    PyObject *py, *attr;
+    PyObject *py, *attr, *runs = NULL, *kept = NULL;
     int placement = 1;
-    if (!PyArg_ParseTuple(args, "OU|p:Launch", &py, &attr, &placement))
+    if (!PyArg_ParseTuple(args, "OU|pO!U:Launch", &py, &attr, &placement, &PyList_Type, &runs, &kept))
         return NULL;
+    if (runs != NULL && kept == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Launch: runs needs the name of the kept run");
+        return NULL;
+    }
     Launch *self = (Launch *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
     self->vectorcall = Launch_vectorcall;
     Py_INCREF(py);
     Py_INCREF(attr);
+    Py_XINCREF(runs);
+    Py_XINCREF(kept);
     self->py = py;
     self->attr = attr;
     self->placement = placement;
+    self->runs = runs;
+    self->kept = kept;
     return (PyObject *)self;
 }
 
@@ -1516,6 +1556,8 @@ static int Launch_traverse(Launch *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->py);
     Py_VISIT(self->attr);
+    Py_VISIT(self->runs);
+    Py_VISIT(self->kept);
     return 0;
 }
 
@@ -1523,6 +1565,8 @@ static int Launch_clear(Launch *self)
 {
     Py_CLEAR(self->py);
     Py_CLEAR(self->attr);
+    Py_CLEAR(self->runs);
+    Py_CLEAR(self->kept);
     return 0;
 }
 
@@ -1604,6 +1648,8 @@ PyMODINIT_FUNC PyInit__accel_c(void)
     INTERN(str_tc_prefix, "_tc_");
     INTERN(str_stream, "stream");
     INTERN(str_device, "device");
+    INTERN(str_run, "run");
+    INTERN(str_getitem, "__getitem__");
 #undef INTERN
     if (PyType_Ready(&AccelType) < 0 || PyType_Ready(&LaunchType) < 0 || PyType_Ready(&DirectType) < 0)
         return NULL;

@@ -37,7 +37,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from . import _cache, _codegen, _select, _slot
 from ._errors import BUILD_FAILED
 from ._slot import MEMO_ATTR
-from .backends._common import is_compiling_function, kind
+from .backends._common import intact, is_compiling_function, kind, through_run
 
 __all__ = ["memo_for", "launcher", "heuristics_launcher", "original_run", "patch_targets", "MEMO_ATTR"]
 
@@ -126,7 +126,7 @@ class Memo:
             return self._miss(mkey, plan, args, kwargs)
         tuner.nargs = nargs  # dict(zip(tuner.arg_names, args)), as Triton sets it
         tuner.best_config = config
-        if self.direct:
+        if self.direct and self.intact():
             if self.heuristics:  # Heuristics.run, then the kernel's fast launch
                 options = _with_heuristics(self.heuristics, args, {**prefix, **kwargs, **suffix})
             elif plan.params:  # keywords that name parameters, in the call's order
@@ -138,6 +138,12 @@ class Memo:
         if tuner.nargs is nargs:  # not another thread's (Triton keeps this per-call state on the tuner)
             tuner.nargs = None
         return ret
+
+    def intact(self) -> bool:
+        """Natively ``Autotuner.run`` calls ``self.fn.run``, and each ``Heuristics.run`` its own
+        ``fn.run``: the memo's direct launch skips them only while each is Triton's own (none
+        replaced on an instance or a class since the memo was made)."""
+        return intact(self.kernel) and all(intact(h) for h in self.heuristics)
 
     # ---------------------------------------------------------------- slow paths
     def _plan(self, layout: Tuple) -> Optional[_Plan]:
@@ -258,12 +264,15 @@ def _getitem_passes_warmup() -> bool:
 
 def _as_getitem_call(wrapper: Any, body: Any) -> Any:
     """``launch(wrapper, grid, ...)``, calling ``body(args, kwargs)`` with the keywords
-    ``wrapper[grid](...)`` hands its ``run``: ``grid=`` first, ``warmup=False`` (2.3+)."""
+    ``wrapper[grid](...)`` hands its ``run``: ``grid=`` first, ``warmup=False`` (2.3+). Through
+    ``wrapper.run`` instead when that is not Triton's own (replaced on the instance or the class)."""
     warmup = _getitem_passes_warmup()
 
     def launch_wrapper(grid, *args, **kwargs):
         if "grid" in kwargs or "warmup" in kwargs:  # Triton's own error (or warmup)
             return wrapper[grid](*args, **kwargs)
+        if not intact(wrapper):
+            return through_run(wrapper, grid, args, kwargs)
         return body(args, {"grid": grid, "warmup": False, **kwargs} if warmup else {"grid": grid, **kwargs})
 
     return launch_wrapper
@@ -289,13 +298,20 @@ def heuristics_launcher(heuristics: Any, fast_launch: Any) -> Optional[Any]:
 
     def launch_heuristics(args, kwargs):
         grid = kwargs["grid"]
+        if not intact(kernel):  # Heuristics.run calls self.fn.run: what replaced it runs
+            _cache.count_fallback("run replaced")
+            options = dict(kwargs)
+            for name, heuristic in heuristics.values.items():
+                options[name] = heuristic({**dict(zip(heuristics.arg_names, args)), **options})
+            return kernel.run(*args, **options)
         return fast_launch(kernel, grid, *args, **_with_heuristics([heuristics], args, kwargs))
 
     return _as_getitem_call(heuristics, launch_heuristics)
 
 
-def patch_targets(fast_launch: Any) -> List[Tuple[Any, str, Any]]:
-    """``Autotuner.run`` through the memo, for ``patch()`` (``fast_launch``: ``_launch.fast_launch``)."""
+def patch_targets(fast_launch: Any, switch: Any) -> List[Tuple[Any, str, Any]]:
+    """``Autotuner.run`` through the memo, for ``patch()`` (``fast_launch``: ``_launch.fast_launch``;
+    ``switch``: off once ``unpatch()`` ran, and this run is then Triton's own)."""
     try:
         from triton.runtime.autotuner import Autotuner
     except ImportError:
@@ -307,7 +323,7 @@ def patch_targets(fast_launch: Any) -> List[Tuple[Any, str, Any]]:
     compiling = is_compiling_function()
 
     def run(self, *args, **kwargs):
-        if kwargs.get("warmup") or "grid" not in kwargs or compiling():
+        if kwargs.get("warmup") or "grid" not in kwargs or compiling() or not switch.on:
             return original(self, *args, **kwargs)
         memo = vars(self).get(MEMO_ATTR) or memo_for(self, original, fast_launch)
         if memo is None:

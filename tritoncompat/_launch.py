@@ -25,6 +25,11 @@ __all__ = [
 reload = _select.reset
 
 
+# The kinds whose launches the fast path serves by skipping their ``run`` (launch() goes through a
+# replaced ``run`` for these; every other kind goes through Triton's own path anyway).
+_SERVED = ("jit", "jit subclass", "autotuner", "heuristics")
+
+
 def kernel_cache(kernel: Any) -> Optional[_cache.KernelCache]:
     """The key cache of one kernel (``None`` before its first fast launch, or if it has none)."""
     return _slot.cache_of(kernel)
@@ -117,10 +122,14 @@ def launch(kernel: Any, grid: Any, *args: Any, **kwargs: Any) -> Any:
         fast = kernel.__dict__[ATTR]
     except (KeyError, AttributeError):
         fast = resolve(kernel)
+    if not _common.intact(kernel) and _common.kind(kernel) in _SERVED:
+        # kernel.run replaced (on the instance, by a subclass, by another library): kernel[grid]
+        # would call it, so this launch does too
+        return _common.through_run(kernel, grid, args, kwargs)
     if kwargs and ("stream" in kwargs or "device" in kwargs):
         placement = _placement_keywords(kernel, kwargs)
         if placement is not None:
-            return _placement.run_on(lambda: fast_launch(kernel, grid, *args, **kwargs), *placement)
+            return _placement.run_on(lambda: launch(kernel, grid, *args, **kwargs), *placement)
     # fast_launch's body, inlined: this is the hot path, and a call level costs ~0.3 us
     try:
         return fast(grid, *args, **kwargs)
@@ -135,7 +144,9 @@ def dispatcher() -> Callable[..., Any]:
     a C dispatcher that serves a plain hit of an accelerated kernel without a Python frame and
     hands every other launch to :func:`launch` (``_accel.c``)."""
     module = _accel.load()
-    return launch if module is None else module.Launch(launch, ATTR)
+    if module is None:
+        return launch
+    return module.Launch(launch, ATTR, True, _common.NATIVE, _slot.TRITON_RUN_ATTR)
 
 
 def _placement_keywords(kernel: Any, kwargs: Dict[str, Any]) -> Optional[tuple]:

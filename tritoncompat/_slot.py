@@ -21,12 +21,15 @@ from typing import Any, Callable, Dict, Optional
 
 from ._errors import TritonCompatWarning, user_stacklevel
 
-__all__ = ["ATTR", "CACHE_ATTR", "MEMO_ATTR", "lock", "install", "install_memo", "forget", "forget_all",
+__all__ = ["ATTR", "CACHE_ATTR", "MEMO_ATTR", "TRITON_RUN_ATTR", "lock", "install", "install_memo", "forget", "forget_all",
            "cache_of", "warn_once"]
 
 ATTR = "_tritoncompat_launch"
 CACHE_ATTR = "_tritoncompat_cache"
 MEMO_ATTR = "_tritoncompat_memo"
+# 2.1: Triton's generated run of a kernel, kept when something replaces ``kernel.run`` (never
+# dropped: after a replacement it is the only way to Triton's own path for that kernel)
+TRITON_RUN_ATTR = "_tritoncompat_triton_run"
 
 # Re-entrant: building a launcher (under the lock) may install another kernel's (a forwarder).
 lock = threading.RLock()

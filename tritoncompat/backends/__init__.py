@@ -55,9 +55,11 @@ class Backend(Protocol):
     def native(self, kernel: Any, grid: Any, args: tuple, kwargs: dict) -> Any:
         """Launch through Triton's own (unpatched) path."""
 
-    def patch_targets(self, fast_launch: FastLaunch, resolve: Callable[[Any], FastLaunch]) -> List[Tuple[Any, str, Any]]:
+    def patch_targets(self, fast_launch: FastLaunch, resolve: Callable[[Any], FastLaunch],
+                      switch: Any) -> List[Tuple[Any, str, Any]]:
         """``(owner, attribute, replacement)`` triples that ``patch()`` installs; the replacements
-        call ``_launch``'s ``fast_launch`` / ``resolve``, handed down (backends never import ``_launch``)."""
+        call ``_launch``'s ``fast_launch`` / ``resolve``, handed down (backends never import ``_launch``),
+        and do what the attribute they replaced did once ``switch.on`` is False (``_common.Switch``)."""
 
     def floor(self, kernel: Any, compiled: Any, grid: Any, args: tuple, kwargs: dict, stream: int) -> Callable[[], Any]:
         """The benchmark's floor: a callable that calls the compiled kernel's launcher with

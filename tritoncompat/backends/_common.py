@@ -18,7 +18,8 @@ __all__ = [
     "Unsupported", "Stale", "FLOAT", "INT_CODE", "int_code", "value_key", "constexpr_key",
     "options_key", "tensor_type", "check_globals", "INT_CODE_MOD8", "int_code_mod8",
     "unsupported_parameters", "def_parameters", "key_lines", "hit_lines", "driver_functions", "forwarder",
-    "JitState", "patch_targets",
+    "JitState", "patch_targets", "NATIVE", "register_native", "is_tritons", "tritons_own", "intact",
+    "through_run", "Switch", "triton_run", "register_wrapper_runs",
 ]
 
 
@@ -178,20 +179,111 @@ def check_globals(kernel: Any) -> None:
 # release 2.1 - 3.9), so that the layers above know no Triton class.
 
 
+# Triton's classes live in these modules (2.1 - 3.9); a class of another package with the same
+# name (a library's own ``Autotuner``) is not Triton's.
+_TRITON_CLASSES = {
+    ("triton.runtime.jit", "JITFunction"): "jit",
+    ("triton.runtime.autotuner", "Autotuner"): "autotuner",
+    ("triton.runtime.autotuner", "Heuristics"): "heuristics",
+    ("triton.runtime.interpreter", "InterpretedFunction"): "interpreter",  # 2.2+
+    ("triton.interpreter.interpreter", "GridSelector"): "interpreter",  # 2.1
+}
+
+
 def kind(obj: Any) -> str:
-    """``"jit"`` (a ``JITFunction``), ``"jit subclass"`` (3.4+ Gluon), ``"autotuner"``,
-    ``"heuristics"``, ``"interpreter"`` (2.2+ ``InterpretedFunction``, 2.1 ``GridSelector``) or
-    ``"other"``."""
-    name = type(obj).__name__
-    if name == "JITFunction":
-        return "jit"
-    if name in ("Autotuner", "Heuristics"):
-        return name.lower()
-    if name in ("InterpretedFunction", "GridSelector"):
-        return "interpreter"
-    if any(c.__name__ == "JITFunction" for c in type(obj).__mro__):
+    """``"jit"`` (a ``JITFunction``), ``"jit subclass"`` (3.4+ Gluon, a library's own subclass),
+    ``"autotuner"``, ``"heuristics"``, ``"interpreter"`` (2.2+ ``InterpretedFunction``, 2.1
+    ``GridSelector``) or ``"other"`` (anything else, a subclass of ``Autotuner`` or ``Heuristics``
+    or a foreign class of the same name included: those are launched through their own ``run``).
+    A class is Triton's by its module and name, not its name alone."""
+    cls = type(obj)
+    found = _TRITON_CLASSES.get((cls.__module__, cls.__name__))
+    if found is not None:
+        return found
+    if any(_TRITON_CLASSES.get((c.__module__, c.__name__)) == "jit" for c in cls.__mro__):
         return "jit subclass"
     return "other"
+
+
+# ---------------------------------------------------------------- other libraries' replacements
+# Natively ``kernel[grid](...)`` calls ``kernel.run``, and an Autotuner / Heuristics calls
+# ``self.fn.run``: whatever that finds (an instance attribute, a subclass's method, a class
+# attribute another library replaced) is what runs. The fast path reproduces Triton's own run (and
+# tritoncompat's patched one, which reproduces it) and nothing else; every entry point that skips
+# ``kernel.run`` first checks, with :func:`intact`, that ``kernel.run`` would be one of these.
+
+#: Triton's own ``run`` and ``__getitem__`` of JITFunction / Autotuner / Heuristics, and
+#: tritoncompat's replacements: the class attributes whose behaviour the fast path reproduces
+#: (2.1, unpatched: None, JITFunction having no class-level ``run``). Read by the C dispatchers
+#: (``_accel.c`` ``Launch``) as is: only appended to.
+NATIVE: List[Any] = []
+_MISSING = object()
+
+
+def register_native(value: Any) -> None:
+    """Count ``value`` (a class attribute, as stored) among those the fast path reproduces."""
+    if not any(r is value for r in NATIVE):
+        NATIVE.append(value)
+
+
+def _class_attr(cls: type, name: str) -> Any:
+    """``name`` as the class's MRO holds it (not bound, not through a descriptor), None if none."""
+    for klass in cls.__mro__:
+        value = vars(klass).get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+    return None
+
+
+def _triton_dir() -> Optional[str]:
+    triton = sys.modules.get("triton")
+    path = getattr(triton, "__file__", None)
+    return None if path is None else os.path.dirname(os.path.abspath(path)) + os.sep
+
+
+def is_tritons(value: Any) -> bool:
+    """True for a function whose code is in Triton's package (not a replacement by another
+    library, nor a ``functools.wraps`` wrapper around Triton's)."""
+    code = getattr(value, "__code__", None)
+    root = _triton_dir()
+    return (code is not None and root is not None and os.path.abspath(code.co_filename).startswith(root)
+            and not hasattr(value, "__wrapped__"))
+
+
+def tritons_own(owner: type, name: str) -> Any:
+    """Triton's own ``owner.<name>`` (from the class ``__dict__``, along the ``__wrapped__`` chain
+    of a ``functools.wraps`` replacement), or None when another library replaced it and Triton's
+    cannot be found."""
+    value = vars(owner).get(name)
+    for _ in range(16):
+        if value is None or is_tritons(value):
+            return value
+        value = getattr(value, "__wrapped__", None)
+    return None
+
+
+def _no_generated_run(value: Any) -> bool:
+    return False
+
+
+#: 2.1: Triton's per-kernel generated ``run`` lives in the instance ``__dict__``; v2_1 sets this
+#: to its test of "this is the generated one, not a replacement".
+generated_run = _no_generated_run
+
+
+def intact(obj: Any) -> bool:
+    """True when ``obj[grid](...)`` would run Triton's own (or tritoncompat's) code: no ``run`` in
+    the instance ``__dict__`` (2.1: the generated one), and the class's ``run`` and ``__getitem__``
+    in :data:`NATIVE` (the test ``run_intact`` of ``_accel.c`` makes)."""
+    slots = getattr(obj, "__dict__", None)
+    if slots is None:
+        return False
+    own = slots.get("run", _MISSING)
+    if own is not _MISSING and own is not slots.get(_slot.TRITON_RUN_ATTR, _MISSING) and not generated_run(own):
+        return False
+    cls = type(obj)
+    run, getitem = _class_attr(cls, "run"), _class_attr(cls, "__getitem__")
+    return any(r is run for r in NATIVE) and any(g is getitem for g in NATIVE)
 
 
 def native_reason(obj: Any) -> str:
@@ -709,21 +801,55 @@ def is_compiling_function() -> Callable[[], bool]:
     return function if function is not None else (lambda: False)
 
 
+class Switch:
+    """Whether one ``patch()``'s replacements are in effect. ``unpatch()`` turns it off; a
+    replacement that another library's own replacement still calls (it kept ours as "the
+    original") then does what the attribute it replaced did."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = True
+
+
+def through_run(kernel: Any, grid: Any, args: tuple, kwargs: dict, getitem: Any = None) -> Any:
+    """``kernel[grid](*args, **kwargs)`` as Triton's own ``__getitem__`` does it (``getitem``, else
+    the class's): through ``kernel.run``, which is not one the fast path reproduces (replaced on the
+    instance, by a subclass, or by another library). Counted."""
+    if getitem is None:
+        if getattr(type(kernel).__getitem__, "tritoncompat_checks_run", False):
+            return kernel[grid](*args, **kwargs)  # patched: that __getitem__ counts it
+        getitem = type(kernel).__getitem__
+    _cache.count_fallback("run replaced")
+    return getitem(kernel, grid)(*args, **kwargs)
+
+
 def patch_targets(jit_function: type, run: Callable[..., Any], fast_launch: Callable[..., Any],
-                  resolve: Callable[[Any], Any]) -> List[Tuple[Any, str, Any]]:
+                  resolve: Callable[[Any], Any], switch: Switch) -> List[Tuple[Any, str, Any]]:
     """``JITFunction.run`` and ``JITFunction.__getitem__`` replacements for ``patch()`` (3.x:
     ``run(self, *args, grid, warmup, **kwargs)``; ``__getitem__`` returns a callable taking the
     launch's arguments). ``fast_launch`` and ``resolve`` are ``_launch``'s, handed down by
-    ``patch()`` (the backends sit below ``_launch``)."""
+    ``patch()`` (the backends sit below ``_launch``); ``switch`` is off once ``unpatch()`` ran.
+
+    ``kernel[grid]`` goes to the fast launcher only while ``kernel.run`` would be Triton's own or
+    ours (:func:`intact`: checked in C by the dispatcher, per launch); otherwise it goes through
+    ``kernel.run``, as Triton's ``__getitem__`` does."""
     ATTR = _slot.ATTR
     compiling = is_compiling_function()
     accel = _accel.load()
-    # fast_launch with its dispatch in C (binding errors become Triton's own, as through launch())
-    dispatch = accel.Launch(fast_launch, ATTR, False) if accel is not None else None
     native_getitem = next(vars(k)["__getitem__"] for k in jit_function.__mro__ if "__getitem__" in vars(k))
 
+    def checked_launch(self, grid, *args, **kwargs):
+        if not intact(self):
+            return through_run(self, grid, args, kwargs, native_getitem)
+        return fast_launch(self, grid, *args, **kwargs)
+
+    # with its dispatch in C (binding errors become Triton's own, as through launch())
+    dispatch = (accel.Launch(checked_launch, ATTR, False, NATIVE, _slot.TRITON_RUN_ATTR)
+                if accel is not None else None)
+
     def patched_run(self, *args, grid, warmup, **kwargs):
-        if warmup or compiling():
+        if warmup or compiling() or not switch.on:
             if warmup:
                 _cache.count_fallback("warmup")
             return run(self, *args, grid=grid, warmup=warmup, **kwargs)
@@ -731,11 +857,13 @@ def patch_targets(jit_function: type, run: Callable[..., Any], fast_launch: Call
         return fast_launch(self, grid, *args, **kwargs)
 
     def __getitem__(self, grid):
-        if compiling():  # torch.compile tracing: Dynamo must see Triton's own call
+        if compiling() or not switch.on:  # torch.compile tracing: Dynamo must see Triton's own call
             return native_getitem(self, grid)
         # kernel[grid](...) straight into the fast launcher: no run frame, no kwargs dict.
         if dispatch is not None:
             return partial(dispatch, self, grid)
+        if not intact(self):
+            return partial(checked_launch, self, grid)
         try:
             return partial(vars(self)[ATTR], grid)
         except KeyError:
@@ -745,4 +873,31 @@ def patch_targets(jit_function: type, run: Callable[..., Any], fast_launch: Call
     patched_run.__qualname__ = "JITFunction.run"
     patched_run.__doc__ = run.__doc__
     __getitem__.__qualname__ = "JITFunction.__getitem__"
+    __getitem__.tritoncompat_checks_run = True  # type: ignore[attr-defined]
     return [(jit_function, "run", patched_run), (jit_function, "__getitem__", __getitem__)]
+
+
+def triton_run(jit_function: type) -> Any:
+    """Triton's own ``JITFunction.run`` (see :func:`tritons_own`), registered with Triton's own
+    ``Autotuner.run``, ``Heuristics.run`` and ``__getitem__`` in :data:`NATIVE`. A backend imports only when it
+    finds it: a ``run`` another library replaced without keeping Triton's (``__wrapped__``) is
+    not one the fast path can reproduce, and every launch then stays Triton's (that library's)."""
+    run = tritons_own(jit_function, "run")
+    if run is None:
+        raise ImportError("JITFunction.run was replaced by another library before tritoncompat loaded its backend, "
+                          "and Triton's own run cannot be found behind it")
+    register_native(run)
+    register_wrapper_runs()
+    return run
+
+
+def register_wrapper_runs() -> None:
+    """Register Triton's own ``Autotuner.run``, ``Heuristics.run`` and ``__getitem__`` (of
+    ``KernelInterface``, which every kernel class inherits) in :data:`NATIVE`."""
+    from triton.runtime import autotuner, jit
+
+    for owner, name in ((autotuner.Autotuner, "run"), (autotuner.Heuristics, "run"),
+                        (jit.KernelInterface, "__getitem__")):
+        value = tritons_own(owner, name)
+        if value is not None:
+            register_native(value)

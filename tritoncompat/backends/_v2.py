@@ -40,7 +40,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, T
 
 import triton
 
-from .. import _cache, _codegen
+from .. import _cache, _codegen, _slot
 from . import _common
 from .._errors import Stale
 from ._common import FLOAT
@@ -107,6 +107,10 @@ class Flavor:
     def runtime(self, kernel: Any) -> Runtime:
         raise NotImplementedError
 
+    def unsupported(self, kernel: Any) -> Optional[str]:
+        """Why this kernel cannot have a fast launcher, before its parameters are read (None: it can)."""
+        return None
+
     def launch_entry(self, compiled: Any) -> Tuple[Callable[..., Any], Any, Tuple[Any, ...]]:
         """``(launcher, function handle, metadata values in launcher order)``."""
         raise NotImplementedError
@@ -165,9 +169,9 @@ class Flavor:
         """The compiled kernel's launcher with prebuilt arguments and no hooks (benchmark floor)."""
         return floor(kernel, self, compiled, grid, args, kwargs, stream)
 
-    def patch_targets(self, fast_launch: Any, resolve: Any) -> List[Tuple[Any, str, Any]]:
+    def patch_targets(self, fast_launch: Any, resolve: Any, switch: Any) -> List[Tuple[Any, str, Any]]:
         """``(owner, attribute, replacement)`` triples that ``patch()`` installs."""
-        return patch_targets(self.jit_function, self, self.keyword_only, fast_launch, resolve)
+        return patch_targets(self.jit_function, self, self.keyword_only, fast_launch, resolve, switch)
 
 
 def layout(flavor: Flavor) -> Dict[str, Any]:
@@ -218,6 +222,9 @@ def _device_value_key(device_of: Callable[[Any], str], pinned_of: Callable[[Any]
 def build(kernel: Any, flavor: Flavor, *, verify: bool, max_entries: int, sample: Any = None) -> Tuple[Any, Any]:
     """Generate the fast launcher of one 2.x kernel. ``sample`` (the first launch's
     ``(args, kwargs)``) orders each parameter's type tests (see ``_common.value_key_expr``)."""
+    reason = flavor.unsupported(kernel)
+    if reason is not None:
+        return build_forwarder(kernel, flavor, reason), None
     params = flavor.parameters(kernel)
     names = [p.name for p in params]
     reason = _common.unsupported_parameters(params)
@@ -356,14 +363,14 @@ def floor(kernel: Any, flavor: Flavor, compiled: Any, grid: Any, args: tuple, kw
 
 
 def patch_targets(jit_function: type, flavor: Flavor, keyword_only: bool, fast_launch: Any,
-                  resolve: Any) -> List[Tuple[Any, str, Any]]:
+                  resolve: Any, switch: Any) -> List[Tuple[Any, str, Any]]:
     """``JITFunction.run`` and ``__getitem__`` replacements (``_common.patch_targets``).
 
     2.3's ``run`` takes ``grid``/``warmup`` as required keywords, like 3.x; 2.1-2.2's as plain
     keywords with defaults (``grid=None`` goes to Triton, which asserts), so their ``run`` is a
     thin wrapper with that signature.
     """
-    (owner, name, run_kw), getitem = _common.patch_targets(jit_function, flavor.run, fast_launch, resolve)
+    (owner, name, run_kw), getitem = _common.patch_targets(jit_function, flavor.run, fast_launch, resolve, switch)
     if keyword_only:
         return [(owner, name, run_kw), getitem]
 
@@ -373,6 +380,9 @@ def patch_targets(jit_function: type, flavor: Flavor, keyword_only: bool, fast_l
     run.__qualname__ = "JITFunction.run"
     run.__doc__ = "Launch like Triton's own run, through tritoncompat's fast path (``tritoncompat.patch()``)."
     return [(owner, name, run), getitem]
+
+
+_NOTHING = object()
 
 
 class RunOverride:
@@ -391,9 +401,18 @@ class RunOverride:
         self.__doc__ = run.__doc__
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else MethodType(self.run, obj)
+        if obj is None:
+            return self
+        own = obj.__dict__.get("run", _NOTHING)
+        if own is not _NOTHING and own is not obj.__dict__.get(_slot.TRITON_RUN_ATTR, _NOTHING) \
+                and not _common.generated_run(own):
+            return own  # replaced on the instance (kernel.run = ...): that is what natively runs
+        return MethodType(self.run, obj)
 
     def __set__(self, obj: Any, value: Any) -> None:
+        own = obj.__dict__.get("run")
+        if own is not None and _common.generated_run(own):  # the only way back to Triton's own path
+            obj.__dict__[_slot.TRITON_RUN_ATTR] = own
         obj.__dict__["run"] = value
 
     def __delete__(self, obj: Any) -> None:

@@ -43,6 +43,7 @@ import triton
 from triton.compiler.compiler import CompiledKernel
 from triton.runtime.jit import JITFunction
 
+from .. import _slot
 from . import _common, _v2
 
 if "_make_launcher" not in vars(JITFunction):
@@ -51,9 +52,25 @@ if "_make_launcher" not in vars(JITFunction):
 NAME = "v2_1"
 
 
+def _is_generated(run: Any) -> bool:
+    """2.1: Triton's generated run (``_make_launcher`` exec'd it, in a scope holding the device
+    functions it binds), not a replacement assigned to ``kernel.run``."""
+    code = getattr(run, "__code__", None)
+    return code is not None and code.co_filename == "<string>" and "_device_of" in getattr(run, "__globals__", {})
+
+
+# 2.1: JITFunction has no class-level run (None), the instance holds the generated one
+_common.generated_run = _is_generated
+_common.register_native(None)
+_common.register_wrapper_runs()
+
+
 def _native_run(kernel: Any) -> Any:
-    # 2.1: the generated run lives in the instance __dict__ (patch() never replaces it there)
-    return vars(kernel)["run"]
+    """2.1: the generated run, from the instance ``__dict__``, or where :class:`._v2.RunOverride`
+    kept it when ``kernel.run = ...`` replaced it while patched."""
+    slots = vars(kernel)
+    run = slots["run"]
+    return run if _is_generated(run) else slots.get(_slot.TRITON_RUN_ATTR, run)
 
 
 class _Flavor(_v2.Flavor):
@@ -71,15 +88,22 @@ class _Flavor(_v2.Flavor):
         return [p.replace(default=generated[p.name].default)
                 if p.default is not p.empty and p.name in generated else p for p in params]
 
+    def unsupported(self, kernel: Any) -> Any:
+        if not _is_generated(_native_run(kernel)):  # replaced before patch(): Triton's is out of reach
+            return "run replaced"
+        return None
+
     def runtime(self, kernel: Any) -> _v2.Runtime:
         run = _native_run(kernel)
+        vars(kernel).setdefault(_slot.TRITON_RUN_ATTR, run)  # the dispatchers' test of a replaced run
         scope = run.__globals__  # 2.1: bound when @triton.jit ran
         get_device, get_stream = _v2.torch_device_functions(scope["get_current_device"], scope["get_cuda_stream"])
         native_cache = scope["cache"]
         return _v2.Runtime(get_device=get_device, get_stream=get_stream, device_of=scope["_device_of"],
                            pinned_of=scope["_pinned_memory_of"], native_cache_expr="_tc_native_cache",
                            native_cache=lambda: native_cache,
-                           stale="_tc_fn.__dict__['run'] is not _tc_native_run",  # 2.1: someone replaced run
+                           stale=(f"_tc_fn.__dict__['run'] is not _tc_native_run"  # 2.1: someone replaced run,
+                                  f" and _tc_fn.__dict__.get({_slot.TRITON_RUN_ATTR!r}) is not _tc_native_run"),  # not patched
                            namespace={"_tc_native_cache": native_cache, "_tc_native_run": run})
 
     def launch_entry(self, compiled: Any) -> Tuple[Any, Any, Tuple[Any, ...]]:
@@ -94,8 +118,8 @@ class _Flavor(_v2.Flavor):
     def triton_run(self, kernel: Any) -> Any:
         return _native_run(kernel)
 
-    def patch_targets(self, fast_launch: Any, resolve: Any) -> List[Tuple[Any, str, Any]]:
-        (owner, name, run), getitem = super().patch_targets(fast_launch, resolve)
+    def patch_targets(self, fast_launch: Any, resolve: Any, switch: Any) -> List[Tuple[Any, str, Any]]:
+        (owner, name, run), getitem = super().patch_targets(fast_launch, resolve, switch)
         return [(owner, name, _v2.RunOverride(run)), getitem]  # 2.1: run is an instance attribute
 
 

@@ -39,7 +39,7 @@ from . import _common, _v2
 
 NAME = "v2_2"
 
-_RUN = JITFunction.__dict__["run"]
+_RUN = _common.triton_run(JITFunction)
 # 2.2: get_special_arg("name", default) pops each launch option from run's kwargs
 _SPECIAL = frozenset(re.findall(r'get_special_arg\("(\w+)"', inspect.getsource(_RUN)))
 if "device" not in _SPECIAL or "c_wrapper" not in inspect.getsource(_RUN):

@@ -38,7 +38,7 @@ from . import _common, _v2
 
 NAME = "v2_3"
 
-_RUN = JITFunction.__dict__["run"]
+_RUN = _common.triton_run(JITFunction)
 _RUN_PARAMS = inspect.signature(_RUN).parameters
 if any(_RUN_PARAMS.get(name) is None or _RUN_PARAMS[name].kind is not inspect.Parameter.KEYWORD_ONLY
        for name in ("grid", "warmup")) or "cluster_dims" not in inspect.getsource(_RUN):

@@ -59,7 +59,7 @@ ACCELERATED = True
 LAUNCHER_LAYOUT = _common.LAYOUT_3X.as_dict()
 
 # Triton's own run, taken from the class before tritoncompat.patch() can replace it.
-_RUN = JITFunction.__dict__["run"]
+_RUN = _common.triton_run(JITFunction)
 _RUN_SOURCE = inspect.getsource(_RUN)
 if "self.cache[device]" not in _RUN_SOURCE or "*non_constexpr_vals)" not in _RUN_SOURCE:
     raise ImportError("JITFunction.run does not key fn.cache[device] and launch the non-constexpr "
@@ -177,5 +177,5 @@ def build_forwarder(kernel: Any, reason: str) -> Any:
     return _common.forwarder(_RUN, kernel, reason)
 
 
-def patch_targets(fast_launch: Any, resolve: Any) -> List[Tuple[Any, str, Any]]:
-    return _common.patch_targets(JITFunction, _RUN, fast_launch, resolve)
+def patch_targets(fast_launch: Any, resolve: Any, switch: Any) -> List[Tuple[Any, str, Any]]:
+    return _common.patch_targets(JITFunction, _RUN, fast_launch, resolve, switch)
