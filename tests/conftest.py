@@ -29,7 +29,8 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 # The modules that need no torch. The tNNN-cp3NN envs (Pythons whose only torch on PyPI is a
 # multi-GB CUDA build) have none and run these; every other module needs torch, and is skipped
 # whole, with the reason, where it is missing (instead of erroring at its `import torch`).
-TORCH_FREE = {"test_accel_notorch.py", "test_cache.py", "test_cli.py", "test_structure.py", "test_version.py"}
+TORCH_FREE = {"test_accel_notorch.py", "test_accel_build.py", "test_cache.py", "test_cli.py", "test_config.py",
+              "test_structure.py", "test_version.py"}
 
 
 class _NeedsTorch(pytest.Module):

@@ -118,3 +118,27 @@ def test_python_m_tritoncompat_in_a_fresh_process():
         assert "byte for byte" in done.stdout, done.stdout
         if V >= (3, 3) and "accelerator   on" in done.stdout and "TRITONCOMPAT_DIRECT" not in os.environ:
             assert "the own launch hands the driver" in done.stdout, done.stdout
+
+
+@pytest.mark.skipif(not EVERY, reason="TRITONCOMPAT_FRESH=all only (one release per generation, see tox.ini)")
+@pytest.mark.parametrize("cc", ["words", "false"])
+def test_python_m_tritoncompat_reports_each_step_whatever_the_compiler(cc):
+    """``CC="gcc -O2"`` (a shell word list) or a compiler that fails: the main job reports each
+    step's verdict and never crashes. Today both end in a traceback in the fake-libcuda step."""
+    import shutil
+
+    compiler = shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        pytest.skip("no gcc or clang here")
+    value = f"{compiler} -O2" if cc == "words" else "false"
+    done = subprocess.run([sys.executable, "-m", "tritoncompat"], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, CC=value))
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "self-check" in done.stdout and ": ok" in done.stdout, done.stdout
+    from tritoncompat.testing.fake import V
+
+    if V >= (3, 0) and "(CPU fake driver)" in done.stdout:
+        verdict = "at the driver: skipped (Triton builds its own launcher with CC=" if cc == "words" else \
+            "at the driver: not run (the fake libcuda: building the fake libcuda failed"
+        assert verdict in done.stdout, done.stdout

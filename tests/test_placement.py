@@ -194,6 +194,8 @@ def _bad_placements():
         "stream str": ({"stream": "s0"}, TypeError),
         "stream float": ({"stream": 1.5}, TypeError),
         "stream negative": ({"stream": -1}, ValueError),
+        "stream beyond 64 bits": ({"stream": 2**64 + 5}, ValueError),  # a 64-bit handle: never masked to 5
+        "stream protocol beyond 64 bits": ({"stream": ProtocolStream(2**64)}, ValueError),
         "stream bool": ({"stream": True}, TypeError),
         "device float": ({"device": 1.0}, TypeError),
         "device cpu": ({"device": "cpu"}, ValueError),

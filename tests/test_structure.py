@@ -17,8 +17,9 @@ LAZY = {("__main__", "testing"), ("__main__", "_bench"), ("_bench", "testing")}
 
 # The floors of the README's drawing, lowest first: a module imports only from lower floors.
 FLOORS = [
-    {"_errors", "_config", "_version", "_codegen", "_placement", "_accel"},
-    {"_slot", "_cache", "_compat"},
+    {"_errors", "_version", "_codegen", "_placement"},
+    {"_config"},
+    {"_accel", "_slot", "_cache", "_compat"},
     {"backends._direct"},
     {"_select", "backends", "backends._common"},
     {"backends._v2", "backends.v3_0", "backends.v3_3"},

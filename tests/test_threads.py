@@ -208,3 +208,87 @@ def test_threads_autotuned_kernel(fake_cuda):
         by_thread.setdefault(i, []).append(call[function_slot()])
     for i in range(THREADS):
         assert by_thread[i] == [native[i]] * ROUNDS, i
+
+
+FORK_SCRIPT = r'''
+import os, sys, threading, time
+import torch, triton, triton.language as tl
+import tritoncompat
+from tritoncompat.testing import FakeCuda
+
+fake = FakeCuda().install()
+
+
+def make():
+    @triton.jit
+    def fork_kernel(x_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + 1, mask=offs < n)
+
+    return fork_kernel
+
+
+def go(mode, kernel, grid, x):
+    if mode == "launch":
+        return tritoncompat.launch(kernel, grid, x, 64, BLOCK=64)
+    return kernel[grid](x, 64, BLOCK=64)  # native, or patched (patch() below)
+
+
+for mode, round_ in [(m, r) for m in sys.argv[1].split(",") for r in range(int(sys.argv[2]))]:
+    kernel, x = make(), torch.zeros(64)
+    kernel[(1,)](x, 64, BLOCK=64)  # compiled natively first: the thread's miss finds it in Triton's cache
+    if mode == "patched":
+        tritoncompat.patch()
+    inside, release = threading.Event(), threading.Event()
+
+    def blocking_grid(meta):  # Triton's own path calls it inside the miss, which holds the kernel's lock
+        inside.set()
+        release.wait(60)
+        return (1,)
+
+    thread = threading.Thread(target=go, args=(mode, kernel, blocking_grid, x))
+    thread.start()
+    assert inside.wait(60)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            go(mode, kernel, (1,), x)
+            go(mode, kernel, (1,), x)
+            os._exit(0)
+        except BaseException as exc:
+            print("child raised", repr(exc), flush=True)
+            os._exit(3)
+    deadline, status = time.monotonic() + float(sys.argv[3]), None
+    while time.monotonic() < deadline:
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(code)
+            break
+        time.sleep(0.02)
+    if status is None:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    release.set()
+    thread.join()
+    tritoncompat.unpatch()
+    print(mode, round_, "hung" if status is None else "ok" if status == 0 else f"exit {status}", flush=True)
+'''
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+def test_fork_while_another_thread_is_inside_a_miss(tmp_path):
+    """A child forked while another thread is inside a miss of the same kernel (the kernel's lock
+    held) launches it, as natively; today it waits for good on that lock (6 of 6 on 3.9). Each
+    way, two rounds, each in a fresh process (fake CUDA driver)."""
+    import subprocess
+
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_SCRIPT)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tritoncompat.__file__)))  # the one under test
+    done = subprocess.run([sys.executable, str(script), "native,launch,patched", "2", "20"], capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHONPATH=root))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    results = {how: [line.split()[2:] for line in done.stdout.splitlines() if line.startswith(how)]
+               for how in ("native", "launch", "patched")}
+    assert results["native"] == [["ok"], ["ok"]], results
+    assert results["launch"] == results["patched"] == results["native"], results

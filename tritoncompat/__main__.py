@@ -65,7 +65,14 @@ def _load(source: str, name: str) -> Any:
 
 def self_check() -> List[str]:
     """Launch one kernel through ``launch()`` (the process's first launch), patched, then natively;
-    return failures (empty: ok)."""
+    return failures (empty: ok). Never raises: an exception is a failure, a verdict with its reason."""
+    try:
+        return _self_check()
+    except Exception as exc:
+        return [f"the self-check raised {type(exc).__name__}: {exc}"]
+
+
+def _self_check() -> List[str]:
     import torch
 
     failures: List[str] = []
@@ -125,16 +132,35 @@ def driver_check() -> List[str]:
     """CPU only: with the fake libcuda, Triton's real launcher and tritoncompat's launches (the own
     launch where the release's launcher is modelled) must hand the driver the same launch, byte for
     byte. Loads the fake libcuda into this process for good: the main job's last step."""
-    import torch
-
-    from .testing import FakeCuda, fake_libcuda
+    from .testing import fake_libcuda
 
     problem = fake_libcuda.supported()
     if problem:
         DRIVER_CHECK.append(f"at the driver: skipped ({problem})")
         return []
+    try:
+        return _driver_check()
+    except _NotRun as exc:  # the machine, not tritoncompat: say so, and why
+        DRIVER_CHECK.append(f"at the driver: not run ({exc})")
+        return []
+
+
+class _NotRun(Exception):
+    """A step of the self-check that this machine cannot run (a compiler that fails, ...)."""
+
+
+def _driver_check() -> List[str]:
+    import torch
+
+    from .testing import FakeCuda
+
     failures: List[str] = []
-    with FakeCuda(real_launcher=True) as fake:
+    fake = FakeCuda(real_launcher=True)
+    try:
+        fake.install()
+    except Exception as exc:
+        raise _NotRun(f"the fake libcuda: {str(exc).splitlines()[0]}") from exc
+    try:
         kernel = _load(_KERNEL, "tritoncompat_selfcheck_driver").axpby
         n = 1000
         x, y, out = torch.randn(n), torch.randn(n), torch.zeros(n)
@@ -155,7 +181,11 @@ def driver_check() -> List[str]:
             with tritoncompat.patched():
                 kernel[grid](x, y, out, n, 2.0, 0.5)
 
-        native = last(lambda: kernel[grid](x, y, out, n, 2.0, 0.5))
+        try:
+            native = last(lambda: kernel[grid](x, y, out, n, 2.0, 0.5))
+        except Exception as exc:  # Triton's own launch: its launcher's build (CC), ...
+            raise _NotRun(f"Triton's own launch raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                          ) from exc
         got = {"launch() miss": last(lambda: tritoncompat.launch(kernel, grid, x, y, out, n, 2.0, 0.5)),
                "launch() hit": last(lambda: tritoncompat.launch(kernel, grid, x, y, out, n, 2.0, 0.5)),
                "patched hit": last(patched)}
@@ -167,6 +197,8 @@ def driver_check() -> List[str]:
         how = "the own launch" if own else f"Triton's launcher ({', '.join(after.handoffs) or 'no own launch'})"
         DRIVER_CHECK.append(f"at the driver (fake libcuda, Triton's real launcher): {how} hands the driver the same "
                             f"launch, byte for byte" if not failures else "at the driver: FAILED")
+    finally:
+        fake.uninstall()
     return failures
 
 

@@ -29,8 +29,10 @@ What differs by release (read from ``Autotuner.run``'s source once):
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import threading
+import weakref
 from functools import lru_cache, partial
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -43,6 +45,17 @@ __all__ = ["memo_for", "launcher", "heuristics_launcher", "original_run", "patch
 
 _LAUNCH_KEYWORDS = ("grid", "warmup")  # what kernel[grid] adds to Autotuner.run's kwargs
 _SCALARS = {int: int, float: float, bool: bool, type(None): type(None), str: str}
+_memos: "weakref.WeakSet[Memo]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # a thread inside a memo's first launch (tuning) holds its lock: the child has no such thread
+    for memo in list(_memos):
+        memo.lock._at_fork_reinit()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Style(NamedTuple):
@@ -105,6 +118,7 @@ class Memo:
         self.max_entries = max_entries
         self.plans: Dict[Tuple, Optional[_Plan]] = {}
         self.lock = threading.RLock()
+        _memos.add(self)
         torch = sys.modules.get("torch")
         self.tensor = torch.Tensor if torch is not None else type("NoTensor", (), {})
 

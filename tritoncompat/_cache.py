@@ -13,6 +13,7 @@ hot path.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import weakref
 from collections import Counter, deque
@@ -172,3 +173,15 @@ def cache_clear() -> None:
         _retired.clear()
     for c in caches:
         c.clear()
+
+
+def _after_fork_in_child() -> None:
+    # A thread inside a miss (Triton compiling) holds its kernel's lock: the child has no such
+    # thread, and would wait for it for good. Natively the child launches; so does it here.
+    _lock._at_fork_reinit()
+    for cache in list(_live):
+        cache.lock._at_fork_reinit()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -374,6 +374,9 @@ DO_BENCH_KEYWORDS: Dict[str, Tuple[Any, str]] = {
 _WARNED: set = set()
 _WARNED_LOCK = threading.Lock()
 
+if hasattr(os, "register_at_fork"):  # a fork while another thread holds one must not leave it held in the child
+    os.register_at_fork(after_in_child=lambda: (_ALLOCATOR_LOCK._at_fork_reinit(), _WARNED_LOCK._at_fork_reinit()))
+
 
 def _parameters(function) -> Dict[str, inspect.Parameter]:
     target = function.__init__ if isinstance(function, type) else function

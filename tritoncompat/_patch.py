@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -45,6 +46,9 @@ _switch: Optional[_common.Switch] = None  # the current patch()'s; None while un
 # Every replacement any patch() installed -> the original it replaced: one of ours found in place
 # (an earlier patch()'s, put back by a library that had kept it) is replaced as that original.
 _ours: Dict[int, Tuple[Any, Any]] = {}
+
+if hasattr(os, "register_at_fork"):  # a fork while another thread holds it must not leave it held in the child
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 
 
 def _original_of(current: Any) -> Any:

@@ -54,9 +54,7 @@ def parse_stream(stream: Any) -> Tuple[Optional[int], Optional[int], Any]:
     if stream is None:
         return None, None, None
     if type(stream) is int:
-        if stream < 0:
-            raise ValueError(f"tritoncompat.launch(stream=...) expects a cudaStream_t handle >= 0, got {stream}")
-        return stream, None, None
+        return _handle(stream), None, None
     handle = getattr(stream, "cuda_stream", None)
     if type(handle) is int:  # torch.cuda.Stream, torch.cuda.ExternalStream
         device = getattr(stream, "device", None)
@@ -67,9 +65,18 @@ def parse_stream(stream: Any) -> Tuple[Optional[int], Optional[int], Any]:
     protocol = getattr(type(stream), "__cuda_stream__", None)
     if protocol is not None:  # the CUDA stream protocol (cuda.core): (version, handle)
         _, handle = protocol(stream)
-        return int(handle), None, None
+        return _handle(int(handle)), None, None
     raise TypeError("tritoncompat.launch(stream=...) expects a torch.cuda.Stream, an object with "
                     f"__cuda_stream__ or a raw cudaStream_t handle (int), got {type(stream).__name__} {stream!r}")
+
+
+def _handle(value: int) -> int:
+    # A cudaStream_t is a pointer: 64 bits. Beyond them torch (and the own launch) would mask it
+    # to another stream.
+    if not 0 <= value < 2**64:
+        raise ValueError(f"tritoncompat.launch(stream=...) expects a cudaStream_t handle (0 <= handle < 2**64), "
+                         f"got {value}")
+    return value
 
 
 def run_on(call: Callable[[], Any], device: Any, stream: Any) -> Any:

@@ -9,6 +9,7 @@ only here, when the first launch or ``patch()`` asks for it (it imports Triton);
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import warnings
 from types import ModuleType
@@ -29,6 +30,11 @@ class Selection:
         self.module: Optional[ModuleType] = None
         self.reason: Optional[str] = None  # why there is no backend
         name = self.config.backend or self.detected.backend
+        if self.config.backend is not None and self.config.backend not in _version.BACKENDS:
+            _config.warn_bad_value("TRITONCOMPAT_BACKEND", self.config.backend,
+                                   f"a backend ({', '.join(sorted(_version.BACKENDS))})",
+                                   f"the release's: {self.detected.backend}")
+            name = self.detected.backend
         if self.config.disable:
             self.reason = "disabled by TRITONCOMPAT_DISABLE"
         elif self.detected.version is None:
@@ -55,6 +61,9 @@ class Selection:
 
 _selection: Optional[Selection] = None
 _lock = threading.Lock()
+
+if hasattr(os, "register_at_fork"):  # a fork while another thread holds it must not leave it held in the child
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 
 
 def backend() -> Selection:

@@ -14,6 +14,7 @@ re-entrant lock, and every kernel written to is remembered in one weak registry,
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 import weakref
@@ -35,6 +36,9 @@ TRITON_RUN_ATTR = "_tritoncompat_triton_run"
 lock = threading.RLock()
 _kernels: Dict[int, "weakref.ref[Any]"] = {}  # every kernel holding a slot
 _warned: set = set()  # id() of the kernels already warned about
+
+if hasattr(os, "register_at_fork"):  # a fork while another thread holds it must not leave it held in the child
+    os.register_at_fork(after_in_child=lock._at_fork_reinit)
 
 
 def _remember(kernel: Any) -> None:

@@ -30,7 +30,7 @@ import os
 import threading
 from typing import Any, NamedTuple, Optional, Tuple
 
-from .. import _accel, _cache
+from .. import _accel, _cache, _config
 
 __all__ = ["plan", "codes", "model", "MODELS", "HANDOFF_ARGUMENT"]
 
@@ -76,6 +76,9 @@ _FORMAT = {"float": "f", "double": "d", "int8_t": "b", "int16_t": "h", "int32_t"
 _lock = threading.Lock()
 _model: Optional[Tuple[Any, Optional[Model], str]] = None  # (driver module, model, fingerprint)
 
+if hasattr(os, "register_at_fork"):  # a fork while another thread holds it must not leave it held in the child
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
+
 
 def fingerprint(driver_module: Any) -> str:
     """The hash of what makes the release's launcher: 3.3-3.6 the Python that generates its C
@@ -105,7 +108,7 @@ def model() -> Tuple[Any, Optional[Model], str]:
 
 
 def enabled() -> bool:
-    return os.environ.get("TRITONCOMPAT_DIRECT", "1").strip().lower() not in ("0", "false", "no", "off", "n")
+    return _config.flag("TRITONCOMPAT_DIRECT", True)
 
 
 def _handoff_argument() -> None:

@@ -64,6 +64,8 @@ import sys
 import tempfile
 import threading
 
+from .. import _accel
+
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_libcuda.c")
 
 CUDA_SUCCESS = 0
@@ -111,7 +113,11 @@ def supported():
         return (f"Triton {triton.__version__}: the fake libcuda serves Triton 3.0-3.9 (2.x builds its launcher "
                 "apart from the driver, which FakeCuda replaces whole on 2.x)")
     if _compiler() is None:
-        return "no C compiler (gcc, clang or $CC) on PATH"
+        return f"no C compiler ({_accel.compiler()[1]})"
+    cc = os.environ.get("CC")
+    if cc and shutil.which(cc) is None:  # 3.0-3.9 build.py: [CC, src, ...], CC one program name
+        return (f"Triton builds its own launcher with CC={cc!r} as one program name, and there is no such "
+                "program (Triton's own launches fail the same way on a GPU)")
     if _include_dir() is None:
         return "Triton's bundled cuda.h (backends/nvidia/include) is missing"
     if _LIB is None:
@@ -132,7 +138,9 @@ def _installed_libcuda():
 
 
 def _compiler():
-    return os.environ.get("CC") or shutil.which("gcc") or shutil.which("clang")
+    """The C compiler's command words (``$CC`` split as a shell word list, as the accelerator's
+    build splits it), or None."""
+    return _accel.compiler()[0]
 
 
 def _include_dir():
@@ -148,9 +156,12 @@ def _build():
     atexit.register(shutil.rmtree, d, True)
     so = os.path.join(d, "libcuda.so.1")
     # Triton's own cuda.h, so that its macros (e.g. _v2 names) give the names its launchers link to
-    cmd = [_compiler(), SOURCE, "-shared", "-fPIC", "-O1", "-Wl,-soname,libcuda.so.1", f"-I{_include_dir()}",
+    cmd = [*_compiler(), SOURCE, "-shared", "-fPIC", "-O1", "-Wl,-soname,libcuda.so.1", f"-I{_include_dir()}",
            "-o", so, "-lpthread"]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as exc:
+        raise RuntimeError(f"building the fake libcuda failed: {' '.join(cmd)}: {exc}") from None
     if result.returncode != 0:
         raise RuntimeError(f"building the fake libcuda failed: {' '.join(cmd)}\n{result.stderr}")
     os.symlink("libcuda.so.1", os.path.join(d, "libcuda.so"))
