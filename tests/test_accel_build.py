@@ -154,3 +154,15 @@ def test_processes_that_start_together_build_once(tmp_path):
         for p, (out, err) in zip(procs, outs):
             assert p.returncode == 0 and out.startswith("on ("), (out, err)
         assert log.read_text().count("x") == 1, f"round {round_}: {log.read_text().count('x')} compiles"
+
+
+@pytest.mark.parametrize("cc, reason", [("false", "off (build failed: CC='false' exited with 1"),
+                                        ("/nonexistent/cc", "off (no C compiler: CC='/nonexistent/cc'")])
+def test_an_accelerator_that_turns_itself_off_warns_once(tmp_path, cc, reason):
+    """Today: silent at run time (only ``python -m tritoncompat`` shows it)."""
+    code = ("from tritoncompat import launch, _accel, _launch; _accel.reset(); _accel.load(); "
+            "print(_launch.status()['accelerator'])")
+    done = run(["-W", "always", "-c", code], tmp_path, CC=cc)
+    assert done.returncode == 0 and done.stdout.startswith(reason), done
+    assert done.stderr.count("TritonCompatWarning") == 1, done.stderr
+    assert reason[5:-1] in done.stderr and "Fix: " in done.stderr, done.stderr
