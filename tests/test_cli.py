@@ -14,16 +14,18 @@ import warnings
 
 import pytest
 
+import tritoncompat
 from tritoncompat import __main__ as cli
 from tritoncompat import _select
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The children import the tritoncompat this process imported (tox: the installed wheel), wherever
+# they run.
+SITE = os.path.dirname(os.path.dirname(os.path.abspath(tritoncompat.__file__)))
 
 
 def _python(*args, cwd=None, env=None):
-    # PYTHONPATH: this checkout's tritoncompat wherever the child runs (tox installs it anyway).
     env = dict(os.environ if env is None else env)
-    env["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join([SITE] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
@@ -130,3 +132,43 @@ def test_run_missing_script_or_module_exits_like_python(tmp_path):
     assert done.returncode == plain.returncode == 2 and "can't open file" in done.stderr
     plain, done = _python("-m", "nope_module_x"), _python("-m", "tritoncompat", "run", "-m", "nope_module_x")
     assert done.returncode == plain.returncode == 1 and "No module named nope_module_x" in done.stderr
+
+
+def test_bench_plot_without_matplotlib_says_how_to_get_it(tmp_path):
+    # matplotlib is optional: without it, --plot stops before the benchmark runs, with a message.
+    code = ("import sys; sys.modules['matplotlib'] = None; from tritoncompat.__main__ import main; "
+            f"sys.exit(main(['bench', '--fake', '--plot', {str(tmp_path / 'b.png')!r}]))")
+    done = _python("-c", code)
+    assert done.returncode == 2, done.stderr
+    assert "needs matplotlib" in done.stderr and "pip install matplotlib" in done.stderr, done.stderr
+    assert done.stdout == "" and not (tmp_path / "b.png").exists()
+
+
+@pytest.mark.triton
+def test_bench_plot_draws_the_table(tmp_path):
+    # tox installs matplotlib in t390 only: the picture is drawn from a real `bench --fake` run.
+    pytest.importorskip("matplotlib", reason="matplotlib is optional (tox: t390 has it)")
+    png = tmp_path / "bench.png"
+    done = _python("-m", "tritoncompat", "bench", "--fake", "--plot", str(png))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "7 args" in done.stdout and f"wrote {png}" in done.stdout
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_plot_has_a_panel_per_kernel_and_a_bar_per_column(tmp_path, monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib", reason="matplotlib is optional (tox: t390 has it)")
+    import matplotlib.pyplot as plt
+
+    timings = {n: {"median_us": float(i + 1), "min_us": float(i)} for i, n in enumerate(cli.PLOT_COLUMNS)}
+    results = {"machine": "test", "triton": "x", "torch": "y",
+               "cases": {"7 args": {"timings": timings}, "24 args": {"timings": dict(timings, checked={})}}}
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    cli.plot(results, str(tmp_path / "b.png"))
+    axes = figures[0].axes
+    assert [ax.get_title() for ax in axes] == ["7 args", "24 args"]
+    for ax in axes:
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(cli.PLOT_COLUMNS)
+        assert [round(p.get_height()) for p in ax.patches] == [1, 2, 3, 4, 5]
+    assert matplotlib.get_backend().lower() == "agg"

@@ -10,6 +10,7 @@ ours. On a machine without a GPU Triton creates the fake driver lazily, as its r
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -109,6 +110,14 @@ def test_python_m_tritoncompat_in_a_fresh_process():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "self-check" in done.stdout and ": ok" in done.stdout, done.stdout
     assert "TritonCompatWarning" not in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    # calm: the package it imported is named; torch's and Triton's warnings come once, under their
+    # heading, after the job's own lines (none on stderr); the fake driver's hand-off is not a fault
+    assert re.search(r"^package +\S+tritoncompat", done.stdout, re.M), done.stdout
+    assert "Warning" not in done.stderr and "Failed to initialize NumPy" not in done.stdout, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    heading = next((i for i, line in enumerate(lines) if line.startswith("warnings raised while running")), len(lines))
+    assert all(line.startswith("  ") for line in lines[heading + 1:]), done.stdout
+    assert not any("Warning:" in line for line in lines[:heading]) and "handoffs=" not in done.stdout, done.stdout
     # on a CPU machine, 3.0+: the same launch at the driver (fake libcuda), the own launch on 3.3+
     from tritoncompat.testing import fake_libcuda
     from tritoncompat.testing.fake import V
