@@ -345,8 +345,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if target is None:
         return _run_usage("a SCRIPT or -m MODULE is required")
     if not tritoncompat.patch():
-        print("tritoncompat run: the fast path is off (the warning above says why); running the program "
-              "with Triton's own launches", file=sys.stderr)
+        print(f"tritoncompat run: the fast path is off ({_launch.status()['reason']}); the program runs with "
+              "Triton's own launches", file=sys.stderr)
     if cache_info:
         atexit.register(_print_cache_info)  # registered first: runs after the program's own handlers
     return run_program(*target, program_args)
@@ -410,8 +410,8 @@ def imported_from() -> str:
     ``setup.cfg`` beside the package) rather than an installed copy."""
     package = os.path.dirname(os.path.abspath(tritoncompat.__file__))
     checkout = os.path.isfile(os.path.join(os.path.dirname(package), "setup.cfg"))
-    return f"{package}" + (" (a source checkout: run from another directory to use the installed copy)"
-                           if checkout else "")
+    return package + (" (a source checkout, not an installed copy: `python -I -m tritoncompat` keeps the current "
+                      "directory off the path)" if checkout else "")
 
 
 def _print_report() -> Dict[str, Any]:
