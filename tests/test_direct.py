@@ -379,3 +379,26 @@ def test_bench_driver_loop_hands_the_driver_the_same_launch(fake_libcuda):
         got = [dict(r, attrs=[(a["id"], tuple(a["value"])) for a in r["attrs"]]) for r in fc.libcuda.launches()]
         assert got == [want] * 6
         assert fc.libcuda.counters()["cuPointerGetAttribute"] == pointer_checks
+
+
+@pytest.mark.skipif(corpus.V < (3, 0), reason="2.x keeps Triton's launcher, uncounted")
+def test_own_launches_and_handoffs_count_once_per_compiled_kernel(fake_cuda):
+    """Two fast keys (k % 16 == 0 or not) over one compiled kernel (k is do_not_specialize): one
+    own launch or one hand-off, as the README says (it counted once per cache entry)."""
+    import torch
+
+    @triton.jit(do_not_specialize=["k"])
+    def dns(x_ptr, out_ptr, n, k, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + k, mask=offs < n)
+
+    x, out = torch.zeros(64), torch.zeros(64)
+    tritoncompat.cache_clear()
+    compiled = {tritoncompat.launch(dns, (1,), x, out, 64, k, BLOCK=64) for k in (3, 32, 3, 32)}
+    info = tritoncompat.cache_info()
+    assert len(compiled) == 1 and info.entries == 2, info
+    assert info.own + sum(info.handoffs.values()) == 1, info
+    tritoncompat.cache_clear()  # counted again after a clear
+    tritoncompat.launch(dns, (1,), x, out, 64, 3, BLOCK=64)
+    info = tritoncompat.cache_info()
+    assert info.own + sum(info.handoffs.values()) == 1, info

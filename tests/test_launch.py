@@ -467,3 +467,51 @@ def test_a_kernel_wider_than_the_accelerator_keeps_its_python_launcher(fake_cuda
     info = tritoncompat.cache_info()
     assert (info.hits, info.fallbacks) == (1, {})
     assert type(vars(module.wide)[_launch.ATTR]).__name__ != "Accel"
+
+
+def keeps_missing(info):
+    return sum(n for reason, n in info.fallbacks.items() if reason.startswith("keeps missing"))
+
+
+@needs_backend
+@pytest.mark.parametrize("via", ["launch", "patched"])
+def test_a_kernel_that_keeps_missing_steps_aside_and_comes_back(fake_cuda, monkeypatch, via):
+    """More live keys than TRITONCOMPAT_MAX_ENTRIES (here 3 specializations cycling over a cache of
+    2: every launch a miss, each dearer than Triton's own launch): the kernel steps aside to
+    Triton's own path, counted, with one warning; once its launches would hit again (one
+    specialization) it comes back to the fast path. Today every launch misses, silently."""
+    monkeypatch.setenv("TRITONCOMPAT_MAX_ENTRIES", "2")
+    _launch.reload()
+
+    @triton.jit
+    def churn(x_ptr, out_ptr, n, k, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + k, mask=offs < n)
+
+    x, out = torch.zeros(64), torch.zeros(64)
+    ks = [3, 16, 1]  # three compiled kernels on every release
+
+    def go(k):
+        if via == "launch":
+            return tritoncompat.launch(churn, (1,), x, out, 64, k, BLOCK=64)
+        return churn[(1,)](x, out, 64, k, BLOCK=64)
+
+    natively = {k: churn[(1,)](x, out, 64, k, BLOCK=64) for k in ks}
+    launched = len(fake_cuda.calls)
+    with tritoncompat.patched() if via == "patched" else warnings.catch_warnings(), \
+            pytest.warns(tritoncompat.TritonCompatWarning, match="keeps missing") as record:
+        for i in range(600):
+            assert go(ks[i % 3]) is natively[ks[i % 3]]
+        info = tritoncompat.cache_info()
+        assert len(fake_cuda.calls) - launched == 600  # each launched once
+        assert sum(1 for w in record if "keeps missing" in str(w.message)) == 1
+        assert keeps_missing(info) > 500 and info.misses < 60, info
+        assert info.hits + info.misses + keeps_missing(info) == 600, info  # every launch counted once
+        for _ in range(64 * 10):  # one specialization: its probes hit, and it comes back
+            go(3)
+        hits = tritoncompat.cache_info().hits
+        for _ in range(10):
+            go(3)
+        assert tritoncompat.cache_info().hits == hits + 10
+    info = tritoncompat.cache_info()
+    assert info.hits + info.misses + keeps_missing(info) == 600 + 64 * 10 + 10, info

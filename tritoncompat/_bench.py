@@ -49,6 +49,13 @@ def tuned_args(x_ptr, y_ptr, out_ptr, n, alpha, beta, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs, alpha * x + beta * y, mask=m)
 
 
+@triton.jit(do_not_specialize=["a", "b", "c", "d", "e", "f", "g"])
+def churn_args(x_ptr, out_ptr, n, a, b, c, d, e, f, g, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + (a + b + c + d + e + f + g), mask=m)
+
+
 @triton.jit
 def many_args(a_ptr, b_ptr, c_ptr, d_ptr, e_ptr, f_ptr, out_ptr,
               s_a, s_b, s_c, s_d, s_e, s_f, s_out,
@@ -234,6 +241,9 @@ def run(fake: bool = False, batch: int = 400, rounds: int = 12) -> Dict[str, Any
             }
             gc.collect()
         results["autotune"] = _autotune_case(kernels, device, batch, rounds, busy, sync)
+        churn = _churn_case(kernels, device, batch, rounds, busy, sync)
+        if churn:
+            results["churn"] = churn
     finally:
         if fake_driver is not None:
             fake_driver.uninstall()
@@ -309,6 +319,52 @@ def _autotune_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]
             "native_over_launch": timings["native"]["median_us"] / timings["launch"]["median_us"]}
 
 
+def _churn_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]:
+    """Many keys, few compiled kernels (3.x): 7 ``do_not_specialize`` ints, each launch taking the
+    next of 3**7 = 2187 combinations of their classes (plain, divisible by 16, == 1). Triton keys
+    them all alike (one compiled kernel); tritoncompat's key splits them, and with more live keys
+    than ``TRITONCOMPAT_MAX_ENTRIES`` (1024) every launch would miss: the kernel steps aside to
+    Triton's own path. native, launch() and patched, after 3000 launches of each."""
+    import itertools
+
+    import torch
+
+    if _launch.backend().module is None or _launch.backend().module.NAME.startswith("v2"):
+        return {}  # 2.x specialises these ints: 2187 compiled kernels
+    kernel = kernels.churn_args
+    n = 4096
+    x, out = torch.randn(n, device=device), torch.empty(n, device=device)
+    combos = [(x, out, n, *values) for values in itertools.product((3, 32, 1), repeat=7)]
+    grid = (n // 1024,)
+    kernel[grid](*combos[0], BLOCK=1024)  # compiled
+    cycles = {name: itertools.cycle(combos) for name in ("native", "launch", "patched")}
+    fns = {
+        "native": lambda: kernel[grid](*next(cycles["native"]), BLOCK=1024),
+        "launch": lambda: tritoncompat.launch(kernel, grid, *next(cycles["launch"]), BLOCK=1024),
+    }
+    before = tritoncompat.cache_info()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "keeps missing": the point of the row
+        for _ in range(3000):
+            fns["launch"]()
+        timings = _time_batches(fns, batch, rounds, busy, sync)
+        with tritoncompat.patched():
+            patched = lambda: kernel[grid](*next(cycles["patched"]), BLOCK=1024)  # noqa: E731
+            for _ in range(3000):
+                patched()
+            timings.update(_time_batches({"patched": patched}, batch, rounds, busy, sync))
+    after = tritoncompat.cache_info()
+    native = timings["native"]["median_us"]
+    return {"timings": timings, "native_over_launch": native / timings["launch"]["median_us"],
+            "native_over_patched": native / timings["patched"]["median_us"],
+            "keys": len(combos),
+            "misses": after.misses - before.misses, "hits": after.hits - before.hits,
+            "stepped_aside": {k: v - before.fallbacks.get(k, 0) for k, v in after.fallbacks.items()
+                              if "keeps missing" in k}}
+
+
 def _graph_replay(kernel, grid, args, kwargs, batch, rounds, busy) -> Dict[str, float]:
     import torch
 
@@ -364,6 +420,13 @@ def format_table(results: Dict[str, Any]) -> str:
             f"{n} {t[n]['median_us']:.2f} ({t[n]['min_us']:.2f})" for n in ("native", "launch", "patched", "plain"))
             + f"; launch/plain {tuned['launch_over_plain']:.3f}, patched/plain {tuned['patched_over_plain']:.3f},"
             f" native/launch {tuned['native_over_launch']:.2f}")
+    churn = results.get("churn")
+    if churn:
+        t = churn["timings"]
+        rows.append(f"churn (7 do_not_specialize ints, {churn['keys']} keys, one compiled kernel): " + ", ".join(
+            f"{n} {t[n]['median_us']:.2f} ({t[n]['min_us']:.2f})" for n in ("native", "launch", "patched"))
+            + f"; native/launch {churn['native_over_launch']:.2f}, native/patched {churn['native_over_patched']:.2f}"
+            f"; {churn['misses']} misses, {churn['hits']} hits, stepped aside {sum(churn['stepped_aside'].values())}")
     return "\n".join(rows)
 
 

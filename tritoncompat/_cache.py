@@ -19,7 +19,7 @@ import weakref
 from collections import Counter, deque
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
-__all__ = ["CacheInfo", "KernelCache", "count_fallback", "count_handoff", "cache_info", "cache_clear"]
+__all__ = ["CacheInfo", "KernelCache", "count_fallback", "CountedAside", "clears", "count_handoff", "cache_info", "cache_clear"]
 
 _lock = threading.Lock()
 _fallbacks: Counter = Counter()
@@ -48,8 +48,8 @@ class CacheInfo(NamedTuple):
     ``entries``: fast keys currently cached. ``fallbacks``: launches sent through Triton's own
     path on purpose, by reason. ``evictions``: entries dropped because a kernel's cache was full.
     ``own``: compiled kernels whose hits launch straight at the driver (the own launch, 3.3-3.9).
-    ``handoffs``: what kept Triton's launcher instead, by reason: once per compiled kernel, and
-    once per launch of an own-launch kernel that Triton's launcher made.
+    ``handoffs``: what kept Triton's launcher instead, by reason: once per compiled kernel (however
+    many fast keys reach it), and once per launch of an own-launch kernel that Triton's launcher made.
     """
 
     hits: int
@@ -134,6 +134,45 @@ def count_fallback(reason: str) -> None:
         _fallbacks[reason] += 1
 
 
+class CountedAside:
+    """Launches sent through Triton's own path under ``reason`` on a path where taking the lock of
+    :func:`count_fallback` would be a visible share of each launch (a kernel that keeps missing):
+    ``tick()`` (``next()`` of an ``itertools.count``, atomic under the GIL) numbers every launch
+    1, 2, ...; those numbered a multiple of ``every`` are not fallbacks (they try the fast path).
+    :func:`cache_info` and :func:`cache_clear` fold the count into the fallbacks, exactly."""
+
+    __slots__ = ("reason", "every", "count", "tick", "folded", "__weakref__")
+
+    def __init__(self, reason: str, every: int) -> None:
+        self.reason, self.every, self.folded = reason, every, 0
+        self.count = itertools.count(1)
+        self.tick = self.count.__next__
+        with _lock:
+            _aside.add(self)
+
+    def fold(self) -> None:
+        """Add the launches counted since the last fold to the fallbacks (the caller holds ``_lock``)."""
+        launched = _count_value(self.count) - 1
+        fallbacks = launched - launched // self.every
+        if fallbacks > self.folded:
+            _fallbacks[self.reason] += fallbacks - self.folded
+            self.folded = fallbacks
+
+    def close(self) -> None:
+        """Fold, and stop counting (the kernel went back to its fast launcher)."""
+        with _lock:
+            self.fold()
+            _aside.discard(self)
+
+
+_aside: "weakref.WeakSet[CountedAside]" = weakref.WeakSet()
+
+
+def clears() -> int:
+    """How many times :func:`cache_clear` ran: the counters since the last one belong to this number."""
+    return _epoch
+
+
 def count_handoff(reason: Optional[str]) -> None:
     """Count one compiled kernel (or launch) kept on Triton's launcher, or (None) one own launch."""
     global _own
@@ -152,6 +191,8 @@ def cache_info(cache: Optional[KernelCache] = None) -> CacheInfo:
         caches = [cache] if cache is not None else list(_live)
         _drain_retired()
         totals = Counter() if cache is not None else Counter(_retired)
+        for aside in list(_aside):
+            aside.fold()
         fallbacks = dict(_fallbacks)
         own, handoffs = _own, dict(_handoffs)
     for c in caches:
@@ -167,6 +208,8 @@ def cache_clear() -> None:
         _epoch += 1  # first: whatever retires from now on with an older epoch is dropped
         caches = list(_live)  # the collector may finalize caches in here (see _epoch)
         _drain_retired()
+        for aside in list(_aside):
+            aside.fold()  # counted before the clear: dropped with the rest
         _fallbacks.clear()
         _handoffs.clear()
         _own = 0

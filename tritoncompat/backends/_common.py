@@ -641,6 +641,21 @@ def forwarder(run: Callable[..., Any], kernel: Any, reason: str) -> Callable[...
     return forward
 
 
+# A kernel that keeps missing: more live keys than TRITONCOMPAT_MAX_ENTRIES (say ints of
+# do_not_specialize parameters over one compiled kernel) make every launch a miss, each dearer than
+# Triton's own launch. When, over the last CHURN_WINDOW evictions (at most the cache's size, at
+# least CHURN_MIN: a few evictions tell nothing), misses outnumber hits, the kernel
+# steps aside to Triton's own path (counted per launch under KEEPS_MISSING, one warning); one launch
+# in PROBE_EVERY still goes through its fast launcher, and COME_BACK_AFTER probe hits in a row (the
+# launches would hit again) bring the fast path back; twice as many each time it stepped aside before
+# (a cycle of keys longer than the cache shows hits for a while, then misses again), up to 2**6 times.
+KEEPS_MISSING = "keeps missing (more live keys than TRITONCOMPAT_MAX_ENTRIES)"
+CHURN_WINDOW = 256
+CHURN_MIN = 32
+PROBE_EVERY = 64
+COME_BACK_AFTER = 8
+
+
 class JitState:
     """The slow paths of one kernel's generated launcher: fallbacks, misses, verification.
 
@@ -659,9 +674,19 @@ class JitState:
         self.run = run
         self.kernel = kernel
         self.cache = cache
+        self.mark: Optional[Dict[str, int]] = None  # the cache's counters at the last look at its churn
+        self.asides = 0  # how many times this kernel stepped aside
+        self.aside: Any = None  # the launcher installed while it steps aside
 
     def native(self, grid: Any, args: tuple, options: dict, warmup: bool = False) -> Any:
         return self.run(self.kernel, *args, grid=grid, warmup=warmup, **options)
+
+    #: ``run`` takes the user's call as ``kernel[grid](*args, **kwargs)`` hands it over (3.x)
+    run_takes_call = True
+
+    def call_triton(self, grid: Any, args: tuple, kwargs: dict) -> Any:
+        """The user's call ``kernel[grid](*args, **kwargs)`` through Triton's own path, uncounted."""
+        return self.run(self.kernel, *args, grid=grid, warmup=False, **kwargs)
 
     def native_dicts(self, dev: Any) -> Optional[Tuple[Any, Dict[str, Any]]]:
         """``(container, {native key: compiled kernel})`` of device ``dev`` (None: none yet). A
@@ -725,7 +750,82 @@ class JitState:
             if nkey is None:
                 return compiled
             cache.store(key, self.entry(compiled, nkey, container))
+            if cache.evictions:  # full: does it keep missing?
+                self.watch_churn()
         return compiled
+
+    def watch_churn(self) -> None:
+        """Every ``CHURN_WINDOW`` evictions (the caller holds the cache's lock): step aside when
+        misses outnumbered hits since the last look."""
+        if self.aside is not None and vars(self.kernel).get(_slot.ATTR) is self.aside:
+            return  # a probe's miss, while aside
+        info = self.cache.info()
+        mark = self.mark
+        if mark is None or info["evictions"] < mark["evictions"]:  # the first look, or a clear since
+            self.mark = info
+            return
+        if info["evictions"] - mark["evictions"] < max(CHURN_MIN, min(self.cache.maxsize, CHURN_WINDOW)):
+            return
+        self.mark = info
+        hits, misses = info["hits"] - mark["hits"], info["misses"] - mark["misses"]
+        if misses > hits:
+            self.step_aside(hits, misses)
+
+    def step_aside(self, hits: int, misses: int) -> None:
+        """Send this kernel's launches through Triton's own path until they would hit again."""
+        kernel, cache = self.kernel, self.cache
+        fast = vars(kernel).get(_slot.ATTR)
+        if fast is None:
+            return
+        counted = _cache.CountedAside(KEEPS_MISSING, PROBE_EVERY)
+        tick = counted.tick
+        streak = [0]
+        needed = COME_BACK_AFTER << min(self.asides, 6)
+        self.asides += 1
+        native = self.call_triton
+
+        def probe(grid, args, kwargs):
+            # Through the fast launcher (a miss stores the key): do the launches hit again?
+            before = cache.info()["hits"]
+            try:
+                result = fast(grid, *args, **kwargs)
+            except TypeError as exc:
+                if exc.__traceback__.tb_next is not None:  # raised inside, not by binding the call
+                    raise
+                return native(grid, args, kwargs)  # Triton's own error for these arguments
+            if cache.info()["hits"] == before:
+                streak[0] = 0
+            else:
+                streak[0] += 1
+                if streak[0] >= needed:
+                    with cache.lock:
+                        if vars(kernel).get(_slot.ATTR) is stepping_aside:
+                            self.mark, self.aside = None, None
+                            _slot.install(kernel, fast, cache)
+                            counted.close()
+            return result
+
+        if self.run_takes_call:  # 3.x: Triton's run, called as kernel[grid] calls it (no frame between)
+            run = self.run
+
+            def stepping_aside(grid, *args, **kwargs):
+                if tick() % PROBE_EVERY:
+                    return run(kernel, *args, grid=grid, warmup=False, **kwargs)
+                return probe(grid, args, kwargs)
+        else:
+            def stepping_aside(grid, *args, **kwargs):
+                if tick() % PROBE_EVERY:
+                    return native(grid, args, kwargs)
+                return probe(grid, args, kwargs)
+
+        stepping_aside.__name__ = stepping_aside.__qualname__ = f"{getattr(kernel, '__name__', 'kernel')}_stepping_aside"
+        self.aside = stepping_aside
+        _slot.install(kernel, stepping_aside, cache)
+        _slot.warn_once(kernel, f"tritoncompat: {kernel!r} keeps missing: it has more live keys than "
+                        f"TRITONCOMPAT_MAX_ENTRIES={cache.maxsize} ({misses} misses, {hits} hits over the last "
+                        f"{misses + hits} launches), so its launches go through Triton's own path (counted as "
+                        f"{KEEPS_MISSING!r}) until they would hit again. Raise TRITONCOMPAT_MAX_ENTRIES to keep it "
+                        "on the fast path.")
 
     def forwarder(self, reason: str) -> Callable[..., Any]:
         """The launcher that replaces this kernel's when :meth:`uncacheable` says so."""

@@ -28,6 +28,7 @@ import hashlib
 import inspect
 import os
 import threading
+import weakref
 from typing import Any, NamedTuple, Optional, Tuple
 
 from .. import _accel, _cache, _config
@@ -153,14 +154,25 @@ def codes(module: Any, driver_module: Any, m: Model, launcher: Any, signature: d
     return bytes(out), ""
 
 
+# compiled kernel -> cache_clear() count when its own launch or hand-off was counted: once per
+# compiled kernel, however many fast keys (cache entries) reach it
+_counted: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+
+
 def plan(compiled: Any, kernel: Any) -> Any:
     """The ``Direct`` of a compiled kernel of ``kernel`` (a JITFunction), or None: its hits keep
-    Triton's launcher, and the reason is counted once."""
+    Triton's launcher, and the reason is counted once per compiled kernel (``cache_info().own``
+    or ``.handoffs``; again after a ``cache_clear()``)."""
     direct, reason = _plan(compiled, kernel)
-    if direct is None:
-        _cache.count_handoff(reason)
-    else:
-        _cache.count_handoff(None)
+    clears = _cache.clears()
+    try:
+        with _lock:
+            first = _counted.get(compiled) != clears
+            _counted[compiled] = clears
+    except TypeError:  # not weakly referenceable: counted per entry
+        first = True
+    if first:
+        _cache.count_handoff(None if direct is not None else reason)
     return direct
 
 

@@ -306,6 +306,11 @@ class _State(_common.JitState):
     def native(self, grid: Any, args: tuple, options: dict, warmup: Any = False) -> Any:
         return self.flavor.call_triton(self.kernel, args, grid, options, warmup)
 
+    run_takes_call = False  # 2.x: Triton's run is called through the flavour
+
+    def call_triton(self, grid: Any, args: tuple, kwargs: dict) -> Any:
+        return self.flavor.call_triton(self.kernel, args, grid, kwargs)
+
     def native_dicts(self, dev: Any) -> Optional[Tuple[Any, Dict[Any, Any]]]:
         dcache = self.rt.native_cache().get(dev)
         return None if dcache is None else (dcache, dcache)
