@@ -22,6 +22,7 @@ import importlib.machinery
 import os
 import platform
 import sys
+import weakref
 
 import pytest
 import triton
@@ -354,7 +355,8 @@ def test_a_repeated_key_sees_every_change_of_the_entries(fake_cuda, monkeypatch)
         cache = _launch.kernel_cache(kernel)
         (key, entry), = cache.entries.items()
         compiled = _common.LAYOUT_3X.entry.index("compiled")
-        cache.entries[key] = entry[:compiled] + (object(),) + entry[compiled + 1:]  # replaced by hand
+        other = type("Other", (), {})()  # the entry holds its compiled kernel weakly
+        cache.entries[key] = entry[:compiled] + (weakref.ref(other),) + entry[compiled + 1:]  # replaced by hand
         assert in_python(a)  # not Triton's kernel: the Python launcher decides
         assert not in_python(a)
         del cache.entries[key]

@@ -480,3 +480,43 @@ def test_subclass_overriding_run_is_served_through_it(fake_cuda, name, make):
         tritoncompat.unpatch()
     assert results["native"][0] == 3
     assert results["patched"] == results["native"] == results["launch"], results
+
+
+# ---------------------------------------------------------------- 4. cache entries deleted by others
+
+
+def _native_dict(kernel, device):
+    """Triton's {key: CompiledKernel} of ``device`` (3.3+ ``device_caches[d][0]``, else ``cache[d]``)."""
+    if V >= (3, 3):
+        return kernel.device_caches[device][0]
+    return kernel.cache[device]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deleted_cache_entry_is_not_kept_alive(fake_cuda, mode):
+    """vLLM deletes entries of Triton's per-device cache to unload modules: after such a delete
+    nothing of tritoncompat keeps the compiled kernel alive (a weak reference to it dies, as
+    natively), and the next launch compiles it again, as natively."""
+    k = _kernels()["add"]
+    if mode == "patched":
+        tritoncompat.patch()
+    x, out = torch.randn(128), torch.empty(128)
+    for _ in range(3):  # a miss, then hits (the fast path's entry holds it)
+        compiled = _launch_it(mode, k, (2,), (x, out, 100), dict(BLOCK=64))
+    native = _native_dict(k, fake_cuda.device)
+    (key,) = [key for key, value in native.items() if value is compiled]
+    ref = weakref.ref(compiled)
+    del compiled
+    del native[key]  # vLLM's unload
+    launched = len(fake_cuda.calls)
+    fake_cuda.calls.clear()  # 2.x: the fake's record of each launch holds the compiled kernel (c_wrapper's bin)
+    gc.collect()
+    assert ref() is None, gc.get_referrers(ref())
+    misses = tritoncompat.cache_info(k).misses
+    again = _launch_it(mode, k, (2,), (x, out, 100), dict(BLOCK=64))
+    assert native[key] is again  # compiled again, under the same key
+    if mode != "native":
+        assert tritoncompat.cache_info(k).misses == misses + 1
+        _launch_it(mode, k, (2,), (x, out, 100), dict(BLOCK=64))
+        assert tritoncompat.cache_info(k).hits >= 3
+    assert launched + len(fake_cuda.calls) == (4 if mode == "native" else 5)

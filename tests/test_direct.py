@@ -283,7 +283,7 @@ def _swap_direct(kernel, **changes):
     cache = _slot.cache_of(kernel)
     (key, entry), = cache.entries.items()
     where = LAYOUT_3X.entry.index("direct")
-    compiled = entry[LAYOUT_3X.entry.index("compiled")]
+    compiled = entry[LAYOUT_3X.entry.index("compiled")]()  # held weakly
     module = _accel.load()
     md = compiled.metadata
     _, model, _ = _direct.model()

@@ -475,6 +475,33 @@ static PyObject *lookup(Accel *self, PyObject *key)
     return entry;
 }
 
+/* The compiled kernel of an entry, a new reference, or NULL (no error set) once Triton dropped it
+ * and it died: the entry holds it weakly (JitState.entry), so that a kernel deleted from Triton's
+ * cache (vLLM unloading modules) is not kept alive, nor its module loaded (3.8+). */
+static PyObject *entry_compiled(Accel *self, PyObject *entry)
+{
+    PyObject *ref = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_COMPILED]), *obj;
+    if (!PyWeakref_Check(ref))
+        return NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyWeakref_GetRef(ref, &obj) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return obj;
+#else
+    obj = PyWeakref_GetObject(ref);
+    if (obj == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (obj == Py_None)
+        return NULL;
+    Py_INCREF(obj);
+    return obj;
+#endif
+}
+
 /* Is this hit one the Python launcher serves itself? 1: no, launch here; 0: yes (launch hooks,
  * pre-run hooks, a stages hook, instrumentation, Triton's cache no longer holding the entry's
  * kernel, globals to check); -1: an exception is set. */
@@ -547,7 +574,9 @@ static int plain_hit(Accel *self, PyObject *key, PyObject *dev, PyObject *entry)
     held = PyDict_GetItemWithError(held, PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_NATIVE_KEY]));
     if (held == NULL)
         return PyErr_Occurred() ? -1 : 0;
-    if (held != PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_COMPILED]))
+    obj = entry_compiled(self, entry);
+    Py_XDECREF(obj); /* only compared: Triton's dict holds it */
+    if (obj == NULL || held != obj)
         return 0;
     /* Triton's guard on the globals the kernel used: the Python launcher runs it */
     if ((obj = PyObject_GetAttr(self->fn, str_used_global_vals)) == NULL)
@@ -1054,7 +1083,7 @@ static PyTypeObject DirectType = {
  * launcher with None metadata and hooks. The compiled kernel, or NULL with the launch's own
  * exception. */
 static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyObject *dev, PyObject *entry,
-                            PyObject *grid, Pointers *ptrs)
+                            PyObject *compiled, PyObject *grid, Pointers *ptrs)
 {
     Py_ssize_t n = self->n, i, glen, nlaunched = 0;
     PyObject *obj, *stream, *g[3] = {NULL, NULL, NULL}, *launch_args[MAX_PARAMS + MAX_CALL_WIDTH], *result = NULL;
@@ -1114,7 +1143,7 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
         int rc = direct_launch((Direct *)obj, g, stream, vals, ptrs);
         if (rc != 0) {
             if (rc == 1) {
-                result = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_COMPILED]);
+                result = compiled;
                 Py_INCREF(result);
             }
             goto done;
@@ -1139,7 +1168,7 @@ static PyObject *launch_hit(Accel *self, PyObject **vals, PyObject *options, PyO
     if (obj == NULL)
         goto done;
     Py_DECREF(obj);
-    result = PyTuple_GET_ITEM(entry, self->entry_item[ENTRY_COMPILED]);
+    result = compiled;
     Py_INCREF(result);
 done:
     Py_XDECREF(g[0]);
@@ -1156,7 +1185,7 @@ done:
  * Exception (KeyboardInterrupt, ...) is set and must propagate. */
 static int try_hit(Accel *self, PyObject *const *args, size_t nargsf, PyObject *kwnames, PyObject **result)
 {
-    PyObject *vals[MAX_PARAMS], *options = NULL, *dev = NULL, *key = NULL, *entry = NULL;
+    PyObject *vals[MAX_PARAMS], *options = NULL, *dev = NULL, *key = NULL, *entry = NULL, *compiled = NULL;
     Pointers ptrs;
     int status = bind(self, args, PyVectorcall_NARGS(nargsf), kwnames, vals, &options), bound = status == 1;
 
@@ -1171,8 +1200,10 @@ static int try_hit(Accel *self, PyObject *const *args, size_t nargsf, PyObject *
     }
     if (status == 1)
         status = plain_hit(self, key, dev, entry);
+    if (status == 1 && (compiled = entry_compiled(self, entry)) == NULL)
+        status = 0; /* held strongly for the launch, as Triton's run holds it */
     if (status == 1) {
-        *result = launch_hit(self, vals, options, dev, entry, args[0], &ptrs);
+        *result = launch_hit(self, vals, options, dev, entry, compiled, args[0], &ptrs);
     } else if (status < 0 && PyErr_ExceptionMatches(PyExc_Exception)) {
         PyErr_Clear(); /* the Python launcher meets it again and decides */
         status = bound ? 2 : 0;
@@ -1183,6 +1214,7 @@ static int try_hit(Accel *self, PyObject *const *args, size_t nargsf, PyObject *
     Py_XDECREF(dev);
     Py_XDECREF(key);
     Py_XDECREF(entry);
+    Py_XDECREF(compiled);
     return status;
 }
 

@@ -7,6 +7,7 @@ import ast
 import inspect
 import os
 import sys
+import weakref
 from functools import partial
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -343,7 +344,7 @@ ACCEL_CALL_ROLES = ("grid_x", "grid_y", "grid_z", "stream", "function", "packed_
 ACCEL_ENTRY_ROLES = ("compiled", "native_key", "container", "run", "function", "packed_metadata", "direct")
 
 # The generated 3.x launchers' local names of the entry's items and of the launcher call's values.
-ENTRY_LOCALS = {"compiled": "_tc_kernel", "native_key": "_tc_nkey", "container": "_tc_dcache", "run": "_tc_run",
+ENTRY_LOCALS = {"compiled": "_tc_kref", "native_key": "_tc_nkey", "container": "_tc_dcache", "run": "_tc_run",
                 "function": "_tc_function", "packed_metadata": "_tc_packed", "direct": "_tc_direct"}
 CALL_LOCALS = {"run": "_tc_run", "grid_x": "_tc_grid[0]", "grid_y": "_tc_grid[1] if _tc_n > 1 else 1",
                "grid_z": "_tc_grid[2] if _tc_n > 2 else 1", "stream": "_tc_stream", "function": "_tc_function",
@@ -663,9 +664,10 @@ class JitState:
     keeps the kernel's compiled kernels (:meth:`native_dicts`) and which launches go through
     Triton's own path (:meth:`native_reason`, :meth:`uncacheable`). A cache entry is
     ``(compiled, native key, native container, compiled.run, compiled.function,
-    compiled.packed_metadata, own launch or None)`` (:data:`LAYOUT_3X`); it holds a strong reference to the compiled kernel (3.8+
-    unloads its module in ``__del__``).
-    """
+    compiled.packed_metadata, own launch or None)`` (:data:`LAYOUT_3X`). It holds the compiled
+    kernel through a weak reference: a hit first checks that Triton's cache holds it (and then holds
+    it for the launch, as Triton's run does), and a kernel deleted from Triton's cache by another
+    library (vLLM unloading modules; 3.8+ unloads the module in ``__del__``) is not kept alive."""
 
     #: what a cacheable native launch returns (anything else is passed through, not cached)
     compiled_type: type = object
@@ -834,7 +836,7 @@ class JitState:
     def entry(self, compiled: Any, nkey: Any, container: Any) -> Tuple:
         """The cache entry of a compiled kernel found under ``nkey`` in ``container`` (3.x:
         :data:`LAYOUT_3X`'s ``entry``)."""
-        items = {"compiled": compiled, "native_key": nkey, "container": container, "run": compiled.run,
+        items = {"compiled": weakref.ref(compiled), "native_key": nkey, "container": container, "run": compiled.run,
                  "function": compiled.function, "packed_metadata": compiled.packed_metadata,
                  "direct": self.direct(compiled)}
         return tuple(items[role] for role in LAYOUT_3X.entry)
@@ -846,7 +848,7 @@ class JitState:
     def verify(self, entry, dev, grid, args, options):
         """``TRITONCOMPAT_VERIFY=1``: Triton's own key and lookup (``warmup=True``: a compile on a
         miss, no grid, no launch) must reach the hit's compiled kernel."""
-        compiled, nkey = entry[0], entry[1]
+        compiled, nkey = entry[0](), entry[1]
         native = self.native(grid, args, options, warmup=True)
         if native is compiled:
             return

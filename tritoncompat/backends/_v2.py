@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import weakref
 from types import MethodType
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
@@ -275,8 +276,10 @@ def build(kernel: Any, flavor: Flavor, *, verify: bool, max_entries: int, sample
         *_common.key_lines(rt.stale, key, args_tuple),
         "    if _tc_entry is None or _tc_grid is None:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
-        f"    _tc_kernel, _tc_probe, _tc_dcache, _tc_launch, _tc_function, {meta} = _tc_entry",
-        f"    if {rt.native_cache_expr}.get(_tc_dev) is not _tc_dcache or _tc_dcache.get(_tc_probe) is not _tc_kernel:",
+        f"    _tc_kref, _tc_probe, _tc_dcache, _tc_launch, _tc_function, {meta} = _tc_entry",
+        # the entry holds the compiled kernel weakly: dead once Triton dropped it
+        f"    if (_tc_kernel := _tc_kref()) is None or {rt.native_cache_expr}.get(_tc_dev) is not _tc_dcache"
+        " or _tc_dcache.get(_tc_probe) is not _tc_kernel:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
         "    _tc_hit()",
         *([f"    _tc_verify(_tc_entry, _tc_dev, _tc_grid, {args_tuple}, _tc_options)"] if verify else []),
@@ -329,7 +332,7 @@ class _State(_common.JitState):
 
     def entry(self, compiled: Any, nkey: Any, container: Any) -> Tuple:
         launcher, function, meta = self.flavor.launch_entry(compiled)
-        return (compiled, KeyProbe(nkey), container, launcher, function, *meta)
+        return (weakref.ref(compiled), KeyProbe(nkey), container, launcher, function, *meta)
 
     def verify(self, entry, dev, grid, args, options):
         # The 2.x grid is not in the key, and a warmup evaluates it: pass a constant one, so the

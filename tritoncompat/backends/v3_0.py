@@ -132,7 +132,9 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
         "    if _tc_entry is None or _tc_grid is None or _tc_fn.pre_run_hooks:",
         go_native,
         f"    {layout.unpack_source(_common.ENTRY_LOCALS)}",
-        "    if _tc_fn.cache.get(_tc_dev) is not _tc_dcache or _tc_dcache.get(_tc_nkey) is not _tc_kernel:",
+        # the entry holds the compiled kernel weakly: dead once Triton dropped it (vLLM deletes entries)
+        "    if ((_tc_kernel := _tc_kref()) is None or _tc_fn.cache.get(_tc_dev) is not _tc_dcache"
+        " or _tc_dcache.get(_tc_nkey) is not _tc_kernel):",
         go_native,
         *_common.hit_lines(verify, args_tuple, grid_dict),
         # Read after the grid, as Triton reads them; launch_metadata() is None without an enter hook.

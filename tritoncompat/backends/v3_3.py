@@ -142,7 +142,9 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
         f"    if _tc_entry is None or {' or '.join(go_native)}:",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
         f"    {layout.unpack_source(_common.ENTRY_LOCALS)}",
-        "    if _tc_fn.device_caches.get(_tc_dev) is not _tc_dcache or _tc_dcache[0].get(_tc_nkey) is not _tc_kernel:",
+        # the entry holds the compiled kernel weakly: dead once Triton dropped it (vLLM deletes entries)
+        "    if ((_tc_kernel := _tc_kref()) is None or _tc_fn.device_caches.get(_tc_dev) is not _tc_dcache"
+        " or _tc_dcache[0].get(_tc_nkey) is not _tc_kernel):",
         f"        return _tc_slow(None, _tc_key, _tc_dev, _tc_grid, {args_tuple}, _tc_options)",
         *_common.hit_lines(verify, args_tuple, grid_dict),
         "    if _tc_idle:",
