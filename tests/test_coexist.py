@@ -520,3 +520,42 @@ def test_deleted_cache_entry_is_not_kept_alive(fake_cuda, mode):
         _launch_it(mode, k, (2,), (x, out, 100), dict(BLOCK=64))
         assert tritoncompat.cache_info(k).hits >= 3
     assert launched + len(fake_cuda.calls) == (4 if mode == "native" else 5)
+
+
+# ---------------------------------------------------------------- 5. torch.compile in the same process
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("compiled_first", [True, False], ids=["compiled before patch()", "compiled after patch()"])
+def test_torch_compile_beside_patched_eager_launches(compiled_first):
+    """torch.compile (Inductor) calling a user Triton kernel in the same process as patched eager
+    launches of it: the same outputs, and no recompile caused by tritoncompat (Dynamo errors on
+    any). GPU only: on CPU tensors Inductor does not run user Triton kernels."""
+    import torch._dynamo
+
+    if not hasattr(torch, "compile"):
+        pytest.skip("torch has no torch.compile")
+    k = _kernels()["add"]
+
+    def f(x):
+        out = torch.empty_like(x)
+        n = x.numel()
+        k[(triton.cdiv(n, 64),)](x, out, n, BLOCK=64)
+        return out * 2
+
+    x = torch.randn(1000, device="cuda")
+    expected = f(x)  # Triton's own launch
+    torch._dynamo.reset()
+    compiled = torch.compile(f, fullgraph=True)
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        if compiled_first:
+            torch.testing.assert_close(compiled(x), expected)
+        tritoncompat.patch()
+        for _ in range(3):
+            torch.testing.assert_close(f(x), expected)  # patched eager: the fast path
+            torch.testing.assert_close(compiled(x), expected)
+        assert tritoncompat.cache_info(k).hits >= 2
+        tritoncompat.unpatch()
+        torch.testing.assert_close(compiled(x), expected)
+        torch.testing.assert_close(f(x), expected)
+    torch.cuda.synchronize()
