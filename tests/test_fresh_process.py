@@ -31,7 +31,7 @@ FAST = _launch.backend().module is not None
 # interpreter costs a torch import, ~3 s of CPU, per process.
 CORE = ["patched_first", "launch_first", "patch_at_import"]
 ALL = CORE + ["autotuned_first", "heuristics_first", "decorated_before_patch", "decorated_after_patch",
-              "placement_first", "fork_child"]
+              "placement_first", "fork_child", "library_patched_first"]
 EVERY = os.environ.get("TRITONCOMPAT_FRESH") == "all"
 SCENARIOS = ALL if EVERY else CORE
 
@@ -75,6 +75,13 @@ def test_fresh_process_matches_native(tmp_path, native_results, scenario, mode):
     fast, stderr = run_scenario(tmp_path, scenario, mode)
     assert native["error"] is None or scenario == "fork_child", native["error"]
     assert_same_outcome(native, fast, f"{scenario} {mode}")
+    if scenario == "library_patched_first":
+        # another library's replacements ran exactly as often as natively; launch() went through
+        # them (counted), patched launches reached the fast path through them (the run they call)
+        assert fast["library_calls"] == native["library_calls"] and native["library_calls"], fast["library_calls"]
+        if mode == "launch":
+            assert fast["hits"] == 0 and fast["fallbacks"].get("run replaced") == 6, fast["fallbacks"]
+            return
     assert fast["hits"] >= 1, f"{scenario} {mode}: no fast hit ({fast['misses']} misses, {fast['fallbacks']})"
     assert "TritonCompatWarning" not in stderr, stderr[-2000:]
     if scenario == "fork_child":
