@@ -221,19 +221,16 @@ NATIVE: List[Any] = []
 _MISSING = object()
 
 
+# The same, as a set for the Python-side test (functions, None and descriptors hash and compare by
+# identity; an unhashable replacement is not one of them)
+_NATIVE_SET: set = set()
+
+
 def register_native(value: Any) -> None:
     """Count ``value`` (a class attribute, as stored) among those the fast path reproduces."""
-    if not any(r is value for r in NATIVE):
+    if not any(v is value for v in NATIVE):
         NATIVE.append(value)
-
-
-def _class_attr(cls: type, name: str) -> Any:
-    """``name`` as the class's MRO holds it (not bound, not through a descriptor), None if none."""
-    for klass in cls.__mro__:
-        value = vars(klass).get(name, _MISSING)
-        if value is not _MISSING:
-            return value
-    return None
+        _NATIVE_SET.add(value)
 
 
 def _triton_dir() -> Optional[str]:
@@ -272,19 +269,28 @@ def _no_generated_run(value: Any) -> bool:
 generated_run = _no_generated_run
 
 
-def intact(obj: Any) -> bool:
+def _own_run_is_tritons(slots: Dict[str, Any]) -> bool:
+    # 2.1: the generated run (kept by v2_1's build, or recognised); elsewhere none is Triton's
+    own = slots["run"]
+    return own is slots.get(_slot.TRITON_RUN_ATTR, _MISSING) or generated_run(own)
+
+
+def intact(obj: Any, _native: set = _NATIVE_SET) -> bool:
     """True when ``obj[grid](...)`` would run Triton's own (or tritoncompat's) code: no ``run`` in
     the instance ``__dict__`` (2.1: the generated one), and the class's ``run`` and ``__getitem__``
-    in :data:`NATIVE` (the test ``run_intact`` of ``_accel.c`` makes)."""
-    slots = getattr(obj, "__dict__", None)
-    if slots is None:
+    in :data:`NATIVE` (the test ``run_intact`` of ``_accel.c`` makes). A function (and 2.1's run
+    descriptor) is its own value when read from the class."""
+    try:
+        slots = obj.__dict__
+    except AttributeError:
         return False
-    own = slots.get("run", _MISSING)
-    if own is not _MISSING and own is not slots.get(_slot.TRITON_RUN_ATTR, _MISSING) and not generated_run(own):
+    if "run" in slots and not _own_run_is_tritons(slots):
         return False
     cls = type(obj)
-    run, getitem = _class_attr(cls, "run"), _class_attr(cls, "__getitem__")
-    return any(r is run for r in NATIVE) and any(g is getitem for g in NATIVE)
+    try:
+        return getattr(cls, "run", None) in _native and getattr(cls, "__getitem__", None) in _native
+    except TypeError:  # an unhashable replacement
+        return False
 
 
 def native_reason(obj: Any) -> str:
