@@ -11,6 +11,8 @@ import sys
 
 import pytest
 import torch
+import triton
+import triton.language as tl  # module level: 3.3 resolves a kernel's annotations in its globals
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -97,6 +99,35 @@ def test_property_c_key_is_the_python_key(fake_cuda, a, b, c, dtype, offset, par
     got = fast.key((1,), *call[0], **call[1])
     assert got == expected
     assert [type(i) for i in got] == [type(i) for i in expected]
+
+
+@needs_accel
+def test_c_key_of_do_not_specialize_ints_is_the_python_key(fake_cuda):
+    """A do_not_specialize int is keyed by its range class alone on 3.3+ (INT_CLASS), in C as in the
+    generated Python launcher; the other ints of the same kernel keep their full code."""
+    from tritoncompat.backends import _common
+
+    @triton.jit(do_not_specialize=["k"])
+    def dns(x_ptr, out_ptr, n, k, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + k, mask=offs < n)
+
+    x, out = torch.zeros(64), torch.zeros(64)
+    tritoncompat.launch(dns, (1,), x, out, 64, 3, BLOCK=64)  # generates the launcher
+    fast = launcher(dns)
+    classes = _version.detect().backend == "v3_3"
+    for k in INTS + [1.0, True, None]:
+        for n in (64, k) if type(k) is int else (64,):
+            got = fast.key((1,), x, out, n, k, BLOCK=64)
+            try:
+                expected_key = python_key(dns, (1,), (x, out, n, k), {"BLOCK": 64})
+            except Exception:  # Triton refuses the launch (beyond 64 bits): its key is still compared below
+                expected_key = got
+            assert got == expected_key and [type(i) for i in got] == [type(i) for i in expected_key], (n, k)
+            if type(k) is int:
+                expected = _common.int_class(k) if classes else _common.int_code(k)
+                assert got[4] == expected and type(got[4]) is int, (k, got)
+                assert got[3] == _common.int_code(n), (n, got)
 
 
 @needs_accel

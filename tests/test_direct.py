@@ -383,22 +383,26 @@ def test_bench_driver_loop_hands_the_driver_the_same_launch(fake_libcuda):
 
 @pytest.mark.skipif(corpus.V < (3, 0), reason="2.x keeps Triton's launcher, uncounted")
 def test_own_launches_and_handoffs_count_once_per_compiled_kernel(fake_cuda):
-    """Two fast keys (k % 16 == 0 or not) over one compiled kernel (k is do_not_specialize): one
-    own launch or one hand-off, as the README says (it counted once per cache entry)."""
+    """Two fast keys over one compiled kernel (3.3+: a bool, which Triton keys by type alone; 3.0 -
+    3.2: a do_not_specialize int, % 16 == 0 or not): one own launch or one hand-off, as the README
+    says (it counted once per cache entry)."""
     import torch
 
+    from tritoncompat import _version
+
     @triton.jit(do_not_specialize=["k"])
-    def dns(x_ptr, out_ptr, n, k, BLOCK: tl.constexpr):
+    def dns(x_ptr, out_ptr, n, k, flag, BLOCK: tl.constexpr):
         offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + k, mask=offs < n)
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + k + flag, mask=offs < n)
 
     x, out = torch.zeros(64), torch.zeros(64)
+    calls = [(3, True), (3, False)] if _version.detect().backend == "v3_3" else [(3, True), (32, True)]
     tritoncompat.cache_clear()
-    compiled = {tritoncompat.launch(dns, (1,), x, out, 64, k, BLOCK=64) for k in (3, 32, 3, 32)}
+    compiled = {tritoncompat.launch(dns, (1,), x, out, 64, k, flag, BLOCK=64) for k, flag in calls * 2}
     info = tritoncompat.cache_info()
     assert len(compiled) == 1 and info.entries == 2, info
     assert info.own + sum(info.handoffs.values()) == 1, info
     tritoncompat.cache_clear()  # counted again after a clear
-    tritoncompat.launch(dns, (1,), x, out, 64, 3, BLOCK=64)
+    tritoncompat.launch(dns, (1,), x, out, 64, *calls[0], BLOCK=64)
     info = tritoncompat.cache_info()
     assert info.own + sum(info.handoffs.values()) == 1, info

@@ -515,3 +515,28 @@ def test_a_kernel_that_keeps_missing_steps_aside_and_comes_back(fake_cuda, monke
         assert tritoncompat.cache_info().hits == hits + 10
     info = tritoncompat.cache_info()
     assert info.hits + info.misses + keeps_missing(info) == 600 + 64 * 10 + 10, info
+
+
+@needs_backend
+@pytest.mark.skipif(V < (3, 3), reason="3.3+ only: where Triton's specialize_impl keys these ints by type alone")
+def test_do_not_specialize_ints_are_keyed_no_finer_than_triton(fake_cuda):
+    """Ints of a do_not_specialize parameter: Triton keys them by range class alone (no == 1, no
+    divisibility); so does the key (3.3+), so 1, 3, 16, 32, -16 are one entry and hit, and each
+    range class is its own. Today each of the first five is its own key (a miss each)."""
+
+    @triton.jit(do_not_specialize=["k"])
+    def dns(x_ptr, out_ptr, n, k, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + k, mask=offs < n)
+
+    x, out = torch.zeros(64), torch.zeros(64)
+    values = [1, 3, 16, 32, -16, 2**33, 2**33 + 1, 2**63 + 16]
+    natively = [dns[(1,)](x, out, 64, k, BLOCK=64) for k in values]
+    for _ in range(2):
+        for k, native in zip(values, natively):
+            assert tritoncompat.launch(dns, (1,), x, out, 64, k, BLOCK=64) is native
+            ours = fake_cuda.calls[-1]
+            dns[(1,)](x, out, 64, k, BLOCK=64)
+            assert_same_launch(ours, fake_cuda.calls[-1])
+    info = tritoncompat.cache_info()
+    assert (info.entries, info.misses, info.hits) == (3, 3, 2 * len(values) - 3), info

@@ -48,7 +48,8 @@ typedef struct {
     PyObject *names;         /* tuple of the kernel's parameter names (str) */
     PyObject *defaults;      /* tuple: each parameter's default, or `required` */
     PyObject *required;      /* the marker of a parameter without default */
-    PyObject *constexpr;     /* tuple of bools: which parameters are constexprs */
+    PyObject *constexpr;     /* per parameter: True a constexpr, None an int keyed by its range class
+                              * alone (_common.INT_CLASS: a do_not_specialize one, 3.3+), False a value */
     Py_ssize_t n;
     PyObject *fn;            /* the JITFunction */
     PyObject *entries;       /* dict: fast key -> entry */
@@ -135,7 +136,7 @@ static unsigned long long as_unsigned_64(PyObject *v)
 
 /* Key item of a non-constexpr argument: what the generated expression (or value_key) gives.
  * NULL with an exception set when it raises. A tensor's data_ptr() goes to *ptr / *read. */
-static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_out, char *read)
+static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_out, char *read, int classes_only)
 {
     PyTypeObject *t = Py_TYPE(v);
     if ((PyObject *)t == self->tensor) {
@@ -171,6 +172,8 @@ static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_ou
             return NULL;
         long code;
         if (overflow == 0) {
+            if (classes_only) /* _common.INT_CLASS */
+                return PyLong_FromLong((x >= -0x80000000LL && x <= 0x7fffffffLL) ? 0 : 2);
             if (x == 1)
                 return PyLong_FromLong(16);
             code = ((x & 15) == 0) + ((x >= -0x80000000LL && x <= 0x7fffffffLL) ? 0 : 2);
@@ -189,7 +192,7 @@ static PyObject *value_item(Accel *self, PyObject *v, unsigned long long *ptr_ou
                     return NULL;
                 cls = le ? 4 : 6;
             }
-            code = ((low & 15) == 0) + cls;
+            code = classes_only ? cls : ((low & 15) == 0) + cls;
         }
         return PyLong_FromLong(code);
     }
@@ -396,7 +399,8 @@ static int make_key(Accel *self, PyObject **vals, PyObject *options, PyObject **
         ptrs->read[i] = 0;
         obj = PyTuple_GET_ITEM(self->constexpr, i) == Py_True
                   ? constexpr_item(self, vals[i])
-                  : value_item(self, vals[i], &ptrs->value[i], &ptrs->read[i]);
+                  : value_item(self, vals[i], &ptrs->value[i], &ptrs->read[i],
+                               PyTuple_GET_ITEM(self->constexpr, i) == Py_None);
         if (obj == NULL)
             goto fail;
         PyTuple_SET_ITEM(*key, 1 + i, obj);

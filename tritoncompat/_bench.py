@@ -49,11 +49,12 @@ def tuned_args(x_ptr, y_ptr, out_ptr, n, alpha, beta, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs, alpha * x + beta * y, mask=m)
 
 
-@triton.jit(do_not_specialize=["a", "b", "c", "d", "e", "f", "g"])
-def churn_args(x_ptr, out_ptr, n, a, b, c, d, e, f, g, BLOCK: tl.constexpr):
+@triton.jit
+def churn_args(x_ptr, out_ptr, n, a, b, c, d, e, f, g, h, i, j, k, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     m = offs < n
-    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + (a + b + c + d + e + f + g), mask=m)
+    flags = a + b + c + d + e + f + g + h + i + j + k
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + flags, mask=m)
 
 
 @triton.jit
@@ -320,21 +321,21 @@ def _autotune_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]
 
 
 def _churn_case(kernels, device, batch, rounds, busy, sync) -> Dict[str, Any]:
-    """Many keys, few compiled kernels (3.x): 7 ``do_not_specialize`` ints, each launch taking the
-    next of 3**7 = 2187 combinations of their classes (plain, divisible by 16, == 1). Triton keys
-    them all alike (one compiled kernel); tritoncompat's key splits them, and with more live keys
-    than ``TRITONCOMPAT_MAX_ENTRIES`` (1024) every launch would miss: the kernel steps aside to
-    Triton's own path. native, launch() and patched, after 3000 launches of each."""
+    """Many keys, few compiled kernels (3.3+): 11 bool arguments, each launch taking the next of
+    their 2**11 = 2048 combinations. Triton keys a bool by its type alone (one compiled kernel);
+    tritoncompat's key splits them, and with more live keys than ``TRITONCOMPAT_MAX_ENTRIES``
+    (1024) every launch would miss: the kernel steps aside to Triton's own path. native, launch()
+    and patched, after 3000 launches of each."""
     import itertools
 
     import torch
 
-    if _launch.backend().module is None or _launch.backend().module.NAME.startswith("v2"):
-        return {}  # 2.x specialises these ints: 2187 compiled kernels
+    if _launch.backend().module is None or _launch.backend().module.NAME != "v3_3":
+        return {}  # 2.x specialises bools by value (2048 compiled kernels); 3.0 - 3.2 not measured
     kernel = kernels.churn_args
     n = 4096
     x, out = torch.randn(n, device=device), torch.empty(n, device=device)
-    combos = [(x, out, n, *values) for values in itertools.product((3, 32, 1), repeat=7)]
+    combos = [(x, out, n, *values) for values in itertools.product((True, False), repeat=11)]
     grid = (n // 1024,)
     kernel[grid](*combos[0], BLOCK=1024)  # compiled
     cycles = {name: itertools.cycle(combos) for name in ("native", "launch", "patched")}
@@ -423,7 +424,7 @@ def format_table(results: Dict[str, Any]) -> str:
     churn = results.get("churn")
     if churn:
         t = churn["timings"]
-        rows.append(f"churn (7 do_not_specialize ints, {churn['keys']} keys, one compiled kernel): " + ", ".join(
+        rows.append(f"churn (11 bools, {churn['keys']} keys, one compiled kernel): " + ", ".join(
             f"{n} {t[n]['median_us']:.2f} ({t[n]['min_us']:.2f})" for n in ("native", "launch", "patched"))
             + f"; native/launch {churn['native_over_launch']:.2f}, native/patched {churn['native_over_patched']:.2f}"
             f"; {churn['misses']} misses, {churn['hits']} hits, stepped aside {sum(churn['stepped_aside'].values())}")

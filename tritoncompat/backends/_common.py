@@ -40,6 +40,21 @@ INT_CODE = (
 )
 
 
+# Key of an int of a do_not_specialize parameter where Triton keys it by its range class alone (3.3+:
+# specialize_impl(..., specialize_value=False) drops the == 1 constexpr and the divisibility): the
+# class of INT_CODE without its D bit and without the == 1 code. int_class is its reference.
+INT_CLASS = (
+    "(0 if -0x80000000 <= {v} <= 0x7fffffff else "
+    "2 if -0x8000000000000000 <= {v} <= 0x7fffffffffffffff else "
+    "4 if 0 <= {v} <= 0xffffffffffffffff else 6)"
+)
+
+
+def int_class(v: int) -> int:
+    code = int_code(v)
+    return 0 if code == 16 else code & ~1
+
+
 def int_code(v: int) -> int:
     if v == 1:
         return 16
@@ -402,9 +417,11 @@ class Draft(NamedTuple):
     args_tuple: str  # source of the tuple of every parameter
     key: List[str]  # source of the fast key's items: device, parameters, options, injected values
     tuples: bool  # tuple arguments are specialised per item (3.3+)
+    classes_only: set  # the do_not_specialize parameters whose ints are keyed by range class alone
 
 
-def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries: int, tuples: bool) -> Any:
+def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries: int, tuples: bool,
+          dns_classes: bool = False) -> Any:
     """The parts of a 3.x launcher that do not depend on the release, or the reason (a str) why
     this kernel cannot have one.
 
@@ -412,7 +429,8 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
     expression is evaluated on every launch, as run does, and keyed with its type (Triton keys on
     ``str()``: ``True`` and ``1`` differ). ``sample``, the first launch's ``(args, kwargs)``, puts
     each parameter's first-seen type test first. ``tuples``: tuple arguments are specialised per
-    item (3.3+) rather than an error.
+    item (3.3+) rather than an error. ``dns_classes``: the release keys an int of a
+    ``do_not_specialize`` parameter by its range class alone (3.3+), and so does the key.
     """
     signature = inspect.signature(kernel.fn)
     params = list(signature.parameters.values())
@@ -435,19 +453,21 @@ def draft(kernel: Any, injected: List[Tuple[str, str]], sample: Any, max_entries
     sig = def_parameters(params, ns)
     constexprs = {p.name for p in kernel.params if p.is_constexpr}
     seen = sample_types(signature, sample)
+    classes_only = {p.name for p in kernel.params if dns_classes and getattr(p, "do_not_specialize", False)}
     key = ["_tc_dev"]
     for n in names:
         if n in constexprs:
             key.append(f"{n} if type({n}) is int else _tc_constexpr_key({n})")
         else:
-            key.append(value_key_expr(n, seen.get(n), tuples=tuples))
+            key.append(value_key_expr(n, seen.get(n), tuples=tuples,
+                                      int_code=INT_CLASS if n in classes_only else INT_CODE))
     key.append("_tc_options_key(_tc_options) if _tc_options else ()")
     for name, expr in injected:
         local = f"_tc_injected_{name}"
         key.append(f"({local} := {expr.replace('kwargs.', '_tc_options.').replace('self.', '_tc_fn.')})")
         key.append(f"type({local})")
     args_tuple = f"({', '.join(names)},)" if names else "()"
-    return Draft(names, constexprs, cache, ns, sig, args_tuple, key, tuples)
+    return Draft(names, constexprs, cache, ns, sig, args_tuple, key, tuples, classes_only)
 
 
 class AccelSpec(NamedTuple):
@@ -457,7 +477,7 @@ class AccelSpec(NamedTuple):
     names: Tuple[str, ...]
     defaults: Tuple[Any, ...]  # each parameter's default, or ``required``
     required: Any
-    constexpr: Tuple[bool, ...]
+    constexpr: Tuple[Optional[bool], ...]  # True: a constexpr; None: an int keyed by range class (INT_CLASS)
     fn: Any
     entries: Dict[Any, Any]
     hit: Any
@@ -513,7 +533,8 @@ def accelerate(fast: Callable[..., Any], kernel: Any, d: Draft, injected: int, l
     layout = LAYOUT_3X
     spec = AccelSpec(
         names=tuple(d.names), defaults=tuple(ns.get(f"_tc_default_{name}", required) for name in d.names),
-        required=required, constexpr=tuple(name in d.constexprs for name in d.names), fn=kernel,
+        required=required, constexpr=tuple(True if name in d.constexprs else None if name in d.classes_only else False
+                                           for name in d.names), fn=kernel,
         entries=d.cache.entries, hit=ns["_tc_hit"], tensor=ns["_tc_Tensor"], float_key=FLOAT, value_key=value_key,
         tuples=d.tuples, constexpr_key=constexpr_key, injected=ns_injected, injected_program=program,
         driver_config=ns["_tc_driver_config"],

@@ -102,7 +102,9 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     ``sample`` (the first launch's ``(args, kwargs)``) orders each parameter's type tests so the
     type it was first launched with is tested first; every type is still handled.
     """
-    d = _common.draft(kernel, _INJECTED, sample, max_entries, tuples=True)
+    # 3.3+: do_not_specialize ints are keyed by range class alone (specialize_impl(...,
+    # specialize_value=False) in 3.3-3.5's Python, the same in 3.6+'s C++; tests/test_launch.py)
+    d = _common.draft(kernel, _INJECTED, sample, max_entries, tuples=True, dns_classes=True)
     if isinstance(d, str):
         return build_forwarder(kernel, d), None
     names, args_tuple, key = d.names, d.args_tuple, d.key
