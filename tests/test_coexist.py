@@ -189,6 +189,29 @@ def test_issue_minimal_repro(fake_cuda):
     assert tritoncompat.cache_info().fallbacks.get("run replaced", 0) == before
 
 
+def test_instance_warmup_override_and_warmup_through_a_run_override(fake_cuda):
+    """``warmup`` replaced on the instance runs when called, patched as natively; Triton's own
+    ``warmup`` goes through an instance ``run`` override (it calls ``self.run``), patched too."""
+    results = {}
+    for mode in ("native", "patched"):
+        _launch.reload()
+        k = _kernels()["add"]
+        seen = []
+        if mode == "patched":
+            tritoncompat.patch()
+        k.run = _counting(seen, "run", k.run)
+        x, out = torch.randn(128), torch.empty(128)
+        k.warmup(x, out, 100, BLOCK=64, grid=(2,))
+        k.warmup = _counting(seen, "warmup", k.warmup)
+        k.warmup(x, out, 100, BLOCK=32, grid=(2,))
+        k[(2,)](x, out, 100, BLOCK=64)
+        results[mode] = (seen, _shape(fake_cuda.calls))
+        fake_cuda.calls.clear()
+        tritoncompat.unpatch()
+    assert results["native"][0] == ["run", "warmup", "run", "run"], results
+    assert results["patched"] == results["native"]
+
+
 @pytest.mark.parametrize("mode", ["patched", "launch"])
 def test_instance_run_replaced_by_a_non_callable(fake_cuda, mode):
     """``kernel.run = None``: Triton's own error (calling it), never a launch."""
@@ -219,6 +242,12 @@ def _autotuner_class():
     return Autotuner
 
 
+def _heuristics_class():
+    from triton.runtime.autotuner import Heuristics
+
+    return Heuristics
+
+
 def _vllm_force_first_config(seen):
     """vLLM's ``VLLM_TRITON_FORCE_FIRST_CONFIG`` replacement of ``Autotuner.run``, as
     vllm/triton_utils/force_first_config.py writes it (trimmed): no tuning, the first config,
@@ -246,7 +275,7 @@ def _class_scenario(fake, monkeypatch, mode, order, owner, name, make):
     if mode == "patched" and order == "before":
         tritoncompat.patch()
     fake.calls.clear()
-    for kname in ("add", "tuned", "heur"):
+    for kname in ("add", "tuned", "heur", "tuned_heur"):
         for _ in range(3):
             grid, args, kwargs = _call(kname)
             _launch_it(mode, kernels[kname], grid, args, kwargs)
@@ -267,6 +296,7 @@ CLASS_CASES = [
     ("JITFunction.__getitem__", _jit_class, "__getitem__", _wrapping),
     ("Autotuner.run wrapped", _autotuner_class, "run", _wrapping),
     ("Autotuner.run vLLM", _autotuner_class, "run", lambda seen, kept: _vllm_force_first_config(seen)),
+    ("Heuristics.run wrapped", _heuristics_class, "run", _wrapping),
 ]
 
 
