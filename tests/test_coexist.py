@@ -137,8 +137,13 @@ def test_instance_run_override_runs_as_natively(fake_cuda, name, where, when):
         tritoncompat.cache_clear()
         got = _instance_scenario(fake_cuda, mode, name, where, when)
         assert got == native, (mode, got, native)
-        if where == "kernel" and (name == "add" or mode == "launch"):  # an entry point that skips run: counted
-            assert tritoncompat.cache_info().fallbacks.get("run replaced", 0) >= 3, tritoncompat.cache_info()
+        # an entry point that would have skipped the replaced run counts it: kernel[grid] or launch()
+        # on every launch, the autotuner memo on its hits (the first launch tunes through Triton's run)
+        counted = tritoncompat.cache_info().fallbacks.get("run replaced", 0)
+        if where == "kernel" and (name == "add" or mode == "launch"):
+            assert counted >= 3, tritoncompat.cache_info()
+        elif where != "kernel" and (name.startswith("tuned") or (name == "heur" and mode == "launch")):
+            assert counted >= 1, tritoncompat.cache_info()
         tritoncompat.unpatch()
 
 

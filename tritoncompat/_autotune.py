@@ -148,6 +148,8 @@ class Memo:
             fast = vars(self.kernel).get(_slot.ATTR)  # the layout bound before: straight in
             ret = (fast or partial(self.fast_launch, self.kernel))(kwargs["grid"], *args, **options)
         else:
+            if self.direct:  # a run under the tuner was replaced: Autotuner.run calls it, so do we
+                _cache.count_fallback("run replaced")
             ret = tuner.fn.run(*args, **prefix, **kwargs, **suffix)
         if tuner.nargs is nargs:  # not another thread's (Triton keeps this per-call state on the tuner)
             tuner.nargs = None
