@@ -505,3 +505,42 @@ def test_no_reference_leaks_on_the_c_paths(fake_cuda):
     launches()
     gc.collect()
     assert [sys.getrefcount(o) for o in watched] == before
+
+
+@needs_accel
+def test_dispatcher_sees_every_change_of_run_and_getitem():
+    """The C dispatcher's test that kernel.run / __getitem__ are ones the fast path reproduces
+    (``run_intact``) remembers a good class by its version tag: setting or deleting the attribute
+    on the class or on a base, or setting it on the instance, is seen by the very next launch
+    (Python 3.10 - 3.13: the tag's validity moved from a flag to 0 in 3.13)."""
+    module = _accel.load()
+    assert module is not None, _accel.state()
+
+    def run(self):
+        pass
+
+    def getitem(self, grid):
+        pass
+
+    def other(self, *args):
+        pass
+
+    Base = type("Base", (), {"__getitem__": getitem})
+    K = type("K", (Base,), {"run": run})
+    handed = []
+    kernel = K()
+    kernel.__dict__["_launch"] = lambda grid, *args: "fast"
+    dispatch = module.Launch(lambda k, grid, *args: handed.append(1) or "checked", "_launch", False,
+                             [run, getitem], "_kept")
+    steps = [
+        (lambda: None, "fast"), (lambda: None, "fast"),
+        (lambda: setattr(K, "run", other), "checked"), (lambda: setattr(K, "run", run), "fast"),
+        (lambda: setattr(Base, "__getitem__", other), "checked"), (lambda: setattr(Base, "__getitem__", getitem), "fast"),
+        (lambda: delattr(K, "run"), "checked"), (lambda: setattr(K, "run", run), "fast"),
+        (lambda: setattr(kernel, "run", run), "checked"), (lambda: delattr(kernel, "run"), "fast"),
+        (lambda: kernel.__dict__.update(run=run, _kept=run), "fast"),  # 2.1: the generated run, kept
+        (lambda: kernel.__dict__.update(run=other), "checked"),
+    ]
+    for i, (change, expected) in enumerate(steps):
+        change()
+        assert dispatch(kernel, (1,)) == expected, (i, expected)

@@ -366,6 +366,34 @@ def test_replacement_after_patch_calls_ours_and_ours_turns_inert(fake_cuda, monk
     assert vars(JITFunction)["run"] is _common.tritons_own(JITFunction, "run")
 
 
+@pytest.mark.parametrize("mode", ["patched", "launch"])
+def test_replacement_between_hits_is_seen_by_the_next_launch(fake_cuda, monkeypatch, mode):
+    """Fast hits first; then a library replaces JITFunction.run (and later puts it back): the very
+    next launch runs its replacement, and the one after it is a fast hit again."""
+    JITFunction = _jit_class()
+    if V < (2, 2):
+        pytest.skip("2.1: JITFunction.run is a per-instance attribute")
+    k = _kernels()["add"]
+    args = (torch.randn(128), torch.empty(128), 100)
+    if mode == "patched":
+        tritoncompat.patch()
+    for _ in range(3):
+        _launch_it(mode, k, (2,), args, dict(BLOCK=64))
+    hits = tritoncompat.cache_info(k).hits
+    assert hits == 2
+    seen = []
+    monkeypatch.setattr(JITFunction, "run", _wrapping(seen, JITFunction.run))
+    _launch_it(mode, k, (2,), args, dict(BLOCK=64))
+    assert len(seen) == 1
+    monkeypatch.undo()
+    _launch_it(mode, k, (2,), args, dict(BLOCK=64))
+    assert len(seen) == 1 and tritoncompat.cache_info(k).hits >= hits + 1
+    k.run = _counting(seen, "instance", k.run)  # and on the instance, between hits
+    _launch_it(mode, k, (2,), args, dict(BLOCK=64))
+    assert seen == ["wrapper", "instance"]
+    assert len(fake_cuda.calls) == 6
+
+
 def test_library_restoring_tritons_run_leaves_no_half_patch(fake_cuda, monkeypatch):
     """A library that kept Triton's JITFunction.run before patch() and puts it back after (its own
     'unpatch'): launches stay right (the fast path serves them: Triton's run is what runs natively),

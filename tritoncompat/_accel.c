@@ -1467,6 +1467,8 @@ typedef struct {
     int placement;  /* stream= / device= are launch()'s (not the patched kernel[grid]'s) */
     PyObject *runs; /* list: the class attributes the fast path reproduces (_common.NATIVE), or NULL */
     PyObject *kept; /* where 2.1 keeps a kernel's generated run (_slot.TRITON_RUN_ATTR) */
+    PyObject *ok_type;     /* the last kernel class whose run / __getitem__ were found native ... */
+    unsigned int ok_tag;   /* ... at this version tag of it (any change of the class or a base moves it) */
 } Launch;
 
 static PyObject *str_stream, *str_device, *str_run, *str_getitem;
@@ -1484,6 +1486,15 @@ static int is_native(Launch *self, PyObject *value)
  * are ones the fast path reproduces (no run in the instance dict, or 2.1's generated one kept
  * there; the class's run and __getitem__ in `runs`), else 0 (the Python side then goes through
  * whatever replaced them). No error is left set. backends/_common.py intact() is the same test. */
+static int tag_valid(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return tp->tp_version_tag != 0; /* 3.13+: 0 is the invalid tag, the flag is gone */
+#else
+    return PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag != 0;
+#endif
+}
+
 static int run_intact(Launch *self, PyObject *kernel, PyObject *dict)
 {
     PyObject *own = PyDict_GetItemWithError(dict, str_run);
@@ -1491,10 +1502,21 @@ static int run_intact(Launch *self, PyObject *kernel, PyObject *dict)
         PyErr_Clear();
         return 0;
     }
+    /* The class part, known for this class at this version tag: setting or deleting any attribute
+     * of the class or of a base invalidates the tag (PyType_Modified), and `runs` only grows */
+    PyTypeObject *tp = Py_TYPE(kernel);
+    if ((PyObject *)tp == self->ok_type && tp->tp_version_tag == self->ok_tag && tag_valid(tp))
+        return 1;
     /* borrowed, through the type's attribute cache; NULL: none (2.1's JITFunction has no run) */
-    PyObject *run = _PyType_Lookup(Py_TYPE(kernel), str_run);
-    PyObject *getitem = _PyType_Lookup(Py_TYPE(kernel), str_getitem);
-    return is_native(self, run != NULL ? run : Py_None) && is_native(self, getitem != NULL ? getitem : Py_None);
+    PyObject *run = _PyType_Lookup(tp, str_run);
+    PyObject *getitem = _PyType_Lookup(tp, str_getitem);
+    int ok = is_native(self, run != NULL ? run : Py_None) && is_native(self, getitem != NULL ? getitem : Py_None);
+    if (ok && tag_valid(tp)) {
+        Py_INCREF(tp);
+        Py_XSETREF(self->ok_type, (PyObject *)tp);
+        self->ok_tag = tp->tp_version_tag;
+    }
+    return ok;
 }
 
 static PyObject *Launch_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -1594,6 +1616,7 @@ static int Launch_traverse(Launch *self, visitproc visit, void *arg)
     Py_VISIT(self->attr);
     Py_VISIT(self->runs);
     Py_VISIT(self->kept);
+    Py_VISIT(self->ok_type);
     return 0;
 }
 
@@ -1603,6 +1626,7 @@ static int Launch_clear(Launch *self)
     Py_CLEAR(self->attr);
     Py_CLEAR(self->runs);
     Py_CLEAR(self->kept);
+    Py_CLEAR(self->ok_type);
     return 0;
 }
 
