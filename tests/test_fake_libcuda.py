@@ -227,3 +227,18 @@ def test_ptx_param_sizes():
     assert fl.ptx_param_sizes(ptx, "kern") == [8, 4, 4, 2, 8, 1, 128, 8]
     assert fl.ptx_param_sizes(ptx) == [4]
     assert fl.ptx_param_sizes(".entry e()\n{}", "e") == []
+
+
+def test_cc_is_split_as_shell_words(monkeypatch):
+    """``CC="gcc -O2"``: the fake libcuda builds with it split (today ``["gcc -O2", ...]``: a
+    FileNotFoundError that crashed ``python -m tritoncompat``); Triton's own launcher build takes
+    ``CC`` as one program name, so the self-check's driver step is skipped with that reason."""
+    import shutil
+
+    compiler = shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        pytest.skip("no gcc or clang here")
+    monkeypatch.setenv("CC", f"{compiler} -O2")
+    assert fl._compiler() == [compiler, "-O2"]
+    assert os.path.exists(fl._build())
+    assert "as one program name" in (fl.supported() or "")

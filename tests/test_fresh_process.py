@@ -137,24 +137,20 @@ def test_python_m_tritoncompat_in_a_fresh_process():
 
 
 @pytest.mark.skipif(not EVERY, reason="TRITONCOMPAT_FRESH=all only (one release per generation, see tox.ini)")
-@pytest.mark.parametrize("cc", ["words", "false"])
-def test_python_m_tritoncompat_reports_each_step_whatever_the_compiler(cc):
-    """``CC="gcc -O2"`` (a shell word list) or a compiler that fails: the main job reports each
-    step's verdict and never crashes. Today both end in a traceback in the fake-libcuda step."""
-    import shutil
-
-    compiler = shutil.which("gcc") or shutil.which("clang")
-    if compiler is None:
-        pytest.skip("no gcc or clang here")
-    value = f"{compiler} -O2" if cc == "words" else "false"
+def test_python_m_tritoncompat_reports_each_step_whatever_the_compiler():
+    """A compiler that fails (``CC=false``): the main job reports each step's verdict and never
+    crashes. Today it ends in a traceback in the fake-libcuda step (``CC="gcc -O2"`` too:
+    tests/test_fake_libcuda.py)."""
+    cc = "false"
     done = subprocess.run([sys.executable, "-m", "tritoncompat"], capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, CC=value))
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+                          env=dict(os.environ, CC=cc))
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr[-3000:]
+    assert "self-check" in done.stdout, done.stdout
+    if "(CPU fake driver)" not in done.stdout:
+        return  # on a GPU Triton builds its own launchers with this CC: they fail natively too
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "self-check" in done.stdout and ": ok" in done.stdout, done.stdout
+    assert ": ok" in done.stdout, done.stdout
     from tritoncompat.testing.fake import V
 
-    if V >= (3, 0) and "(CPU fake driver)" in done.stdout:
-        verdict = "at the driver: skipped (Triton builds its own launcher with CC=" if cc == "words" else \
-            "at the driver: not run (the fake libcuda: building the fake libcuda failed"
-        assert verdict in done.stdout, done.stdout
+    if V >= (3, 0):
+        assert "at the driver: not run (the fake libcuda: building the fake libcuda failed" in done.stdout, done.stdout
