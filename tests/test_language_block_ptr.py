@@ -1,0 +1,242 @@
+"""tritoncompat.language's block pointers (README, "Block pointers on Triton 3.9+").
+
+- numerics: tests/language_interp.py in a fresh interpreter under TRITON_INTERPRET=1, a
+  property test of loads and stores (ranks 1-3, strides, offsets, boundary checks, paddings,
+  advances in a loop) through Triton's own block pointers, tcl.native and tcl.emulated, each
+  against a torch reference;
+- compiled: the same kernels compile for sm_90 and sm_80 under the fake driver; tcl.native gives
+  the binary tl.make_block_ptr gives; the emulation never shares a cache entry with it;
+- bad input: a compile-time error naming the argument, in every mode the release has.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+import tritoncompat.language as tcl
+from tritoncompat.language import _block_ptr
+from tritoncompat.testing import TRITON_VERSION as V, FakeCuda, interpreter_problem
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from language_kernels import load_kernels  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# The namespaces a kernel can take its block pointers from on this release.
+MODES = ([("tl", tl)] if _block_ptr.HAS_NATIVE else []) + \
+        ([("native", tcl.native)] if _block_ptr.HAS_NATIVE else []) + \
+        ([("emulated", tcl.emulated)] if _block_ptr.HAS_EMULATION else [])
+TCL_MODES = [(name, ns) for name, ns in MODES if name != "tl"]
+
+# 2.1: the interpreter is the torch "debugger" of @triton.jit(interpret=True), without block
+# pointers; 2.2 - 2.3: Triton's interpreter asserts padding_option is None and fails on the test
+# kernels' own indexing (x[:, None] * n gives a numpy array). Those releases are checked compiled.
+INTERPRETER_RUNS_BLOCK_POINTERS = V >= (3, 0)
+
+
+def _same_outcome_env(**extra):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra)
+    env.pop("TRITONCOMPAT_BLOCK_PTR", None)
+    env.update(extra)
+    return env
+
+
+# --- numerics in the interpreter ---------------------------------------------------------------------
+
+@pytest.mark.skipif(not INTERPRETER_RUNS_BLOCK_POINTERS, reason="2.1 - 2.3: the interpreter runs no block "
+                    "pointers (2.1: no TRITON_INTERPRET; 2.2 - 2.3: padding_option asserts None)")
+@pytest.mark.skipif(interpreter_problem() is not None, reason=str(interpreter_problem()))
+def test_interpreter_numerics_equal_a_torch_reference():
+    out = subprocess.run([sys.executable, os.path.join(HERE, "language_interp.py"), "20"], capture_output=True,
+                         text=True, env=_same_outcome_env(TRITON_INTERPRET="1"), timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-6000:]
+    ok, cases, *names = out.stdout.split()[-(2 + len(MODES)):]
+    assert ok == "ok" and int(cases) == 20 and names == [name for name, _ in MODES], out.stdout
+
+
+# --- compiled under the fake driver ------------------------------------------------------------------
+
+def _launch_all(k):
+    """Compile (and launch on the fake) every kernel of a load_kernels() module; the compiled kernels."""
+    f32 = torch.float32
+    x2, o2 = torch.randn(40, 24), torch.empty(16, 8)
+    a, b, c = torch.randn(64, 48), torch.randn(48, 32).t().contiguous().t(), torch.empty(64, 32)
+    out = {}
+    out["load2"] = k.load2[(1,)](x2, o2, 40, 24, *x2.stride(), 3, -2, 1, 2, BC=(0, 1), PAD="zero", STEPS=2,
+                                  B0=16, B1=8)
+    x3, o3 = torch.randn(6, 5, 9), torch.empty(4, 2, 8)
+    out["load3"] = k.load3[(1,)](x3, o3, 6, 5, 9, *x3.stride(), 1, 0, -3, 0, 1, 1, BC=(2,), PAD="nan", STEPS=1,
+                                  B0=4, B1=2, B2=8)
+    y1, s1 = torch.zeros(30, dtype=f32), torch.randn(16)
+    out["store1"] = k.store1[(1,)](y1, s1, 30, 1, 20, BC=(0,), B0=16)
+    out["matmul"] = k.matmul[(4, 2)](a, b, c, 64, 32, 48, *a.stride(), *b.stride(), *c.stride(), BM=16, BN=16,
+                                      BK=16, NK=3)
+    x, y = torch.randn(100), torch.empty(100)
+    out["plain"] = k.plain[(4,)](x, y, 100, BLOCK=32)
+    return out
+
+
+@pytest.mark.parametrize("capability", [90, 80])
+@pytest.mark.parametrize("mode", [name for name, _ in MODES])
+def test_kernels_compile_for_sm90_and_sm80(mode, capability, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    with FakeCuda(capability=capability) as fake:
+        kernels = _launch_all(load_kernels(dict(MODES)[mode]))
+    assert len(fake.calls) == len(kernels)
+    for name, ck in kernels.items():
+        assert len(ck.asm["cubin"]) > 1000, name
+        assert f"sm_{capability}" in ck.asm["ptx"], name
+
+
+@pytest.mark.skipif(not _block_ptr.HAS_NATIVE, reason="3.9+: Triton has no block pointers to compare with")
+def test_native_mode_compiles_the_binary_tl_make_block_ptr_compiles(tmp_path, monkeypatch):
+    # Separate cache directories: the two kernels have one cache key (builtins are not hashed), so
+    # a shared one would hand the second the first's binary.
+    digests = {}
+    for name, ns in (("tl", tl), ("native", tcl.native)):
+        monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / name))
+        with FakeCuda():
+            kernels = _launch_all(load_kernels(ns))
+        assert os.listdir(tmp_path / name), "compiled, not read from another cache"
+        digests[name] = {k: hashlib.sha256(ck.asm["cubin"]).hexdigest() for k, ck in kernels.items()}
+    assert digests["native"] == digests["tl"]
+
+
+@pytest.mark.skipif(not _block_ptr.HAS_EMULATION, reason="the emulation needs Triton 3.3+ (tl.tuple values)")
+def test_emulated_kernels_never_share_a_cache_entry_with_native_ones(tmp_path, monkeypatch):
+    # One cache directory, the same kernel source: the emulated helpers' source (with the digest of
+    # _block_ptr.py) is in the emulated kernels' cache key, so nothing is read from the other mode.
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    with FakeCuda():
+        first = _launch_all(load_kernels(tl if _block_ptr.HAS_NATIVE else tcl.emulated))
+        emulated = _launch_all(load_kernels(tcl.emulated))
+    for name, ck in emulated.items():
+        assert "tritoncompat.language.emulated" in ck.asm["ttir"] or name == "plain", name
+        assert "tt.make_tensor_ptr" not in ck.asm["ttir"], name
+        if _block_ptr.HAS_NATIVE and name != "plain":
+            assert ck.hash != first[name].hash, name
+            assert "tritoncompat.language.emulated" not in first[name].asm["ttir"], name
+
+
+@pytest.mark.skipif(not _block_ptr.HAS_EMULATION, reason="the emulation needs Triton 3.3+ (tl.tuple values)")
+def test_emulated_loop_carries_only_the_offsets_that_move():
+    # The block shape rides in the type of a never-read int8 tensor that advance() hands on: the
+    # K loop of the matmul carries one int64 offset per block pointer and the accumulator, nothing
+    # of the block shapes.
+    with FakeCuda():
+        ck = _launch_all(load_kernels(tcl.emulated))["matmul"]
+    loop = next(line for line in ck.asm["ttir"].splitlines() if "scf.for" in line)
+    carried = loop.split("->", 1)[1]
+    assert carried.count("i64") == 2 and "xi8" not in carried and "tensor<16x16xf32" in carried, loop
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+
+BAD = [
+    # (name, kernel body, what the message must contain)
+    ("block_shape not a power of two",
+     "p = B.make_block_ptr(x, (n, n), (n, 1), (0, 0), (16, 12), (1, 0))\n"
+     "tl.store(y + tl.arange(0, 16), tl.sum(B.load(p), axis=1))",
+     ["block_shape[1]", "power of two"]),
+    ("block_shape not constexpr",
+     "p = B.make_block_ptr(x, (n, n), (n, 1), (0, 0), (n, 16), (1, 0))\n"
+     "tl.store(y + tl.arange(0, 16), tl.sum(B.load(p), axis=0))",
+     ["block_shape[0]", "constexpr"]),
+    ("rank mismatch",
+     "p = B.make_block_ptr(x, (n, n), (n, 1), (0,), (16, 16), (1, 0))\n"
+     "tl.store(y + tl.arange(0, 16), tl.sum(B.load(p), axis=0))",
+     ["offsets", "1 entries", "block_shape", "2"]),
+    ("boundary_check out of range",
+     "p = B.make_block_ptr(x, (n, n), (n, 1), (0, 0), (16, 16), (1, 0))\n"
+     "tl.store(y + tl.arange(0, 16), tl.sum(B.load(p, boundary_check=(0, 2)), axis=0))",
+     ["boundary_check", "2"]),
+    ("unknown padding_option",
+     "p = B.make_block_ptr(x, (n, n), (n, 1), (0, 0), (16, 16), (1, 0))\n"
+     "tl.store(y + tl.arange(0, 16), tl.sum(B.load(p, boundary_check=(0,), padding_option='inf'), axis=0))",
+     ["padding_option", "'inf'"]),
+    ("store of another shape",
+     "p = B.make_block_ptr(y, (n, n), (n, 1), (0, 0), (16, 16), (1, 0))\n"
+     "B.store(p, tl.load(x + tl.arange(0, 8)[:, None] * 16 + tl.arange(0, 16)[None, :]))",
+     ["value", "[8, 16]", "[16, 16]"]),
+    ("advance of another rank",
+     "p = B.make_block_ptr(x, (n, n), (n, 1), (0, 0), (16, 16), (1, 0))\n"
+     "p = B.advance(p, (16,))\n"
+     "tl.store(y + tl.arange(0, 16), tl.sum(B.load(p), axis=0))",
+     ["advance", "offsets", "1 entries"]),
+]
+
+
+def _bad_kernel(body, tmp_path):
+    # from a file: Triton reads kernel source with inspect
+    path = tmp_path / "bad_kernel.py"
+    path.write_text("import triton\nimport triton.language as tl\n\n\n@triton.jit\ndef bad(x, y, n):\n"
+                    + textwrap.indent(body, "    ") + "\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bad_kernel_{abs(hash(body))}", path)
+    module = importlib.util.module_from_spec(spec)
+    return spec, module
+
+
+@pytest.mark.parametrize("mode", [name for name, _ in TCL_MODES])
+@pytest.mark.parametrize("name,body,needles", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_a_compile_error_naming_the_argument(mode, name, body, needles, tmp_path):
+    spec, module = _bad_kernel(body, tmp_path)
+    module.B = dict(TCL_MODES)[mode]
+    with FakeCuda():
+        spec.loader.exec_module(module)
+        x, y = torch.randn(16, 16), torch.empty(16, 16)
+        with pytest.raises(Exception) as info:
+            module.bad[(1,)](x, y, 16)
+    chain, e = [], info.value
+    while e is not None:
+        chain.append(str(e))
+        e = e.__cause__ or e.__context__
+    text = "\n".join(chain)
+    assert "triton" in type(info.value).__module__ or isinstance(info.value, (ValueError, TypeError)), text
+    for needle in needles:
+        assert needle in text, (needle, text)
+
+
+@pytest.mark.skipif(_block_ptr.HAS_EMULATION, reason="3.3+: the emulation exists")
+def test_emulation_before_3_3_says_it_needs_3_3(tmp_path):
+    spec, module = _bad_kernel("p = B.make_block_ptr(x, (n,), (1,), (0,), (16,), (0,))\n"
+                               "tl.store(y + tl.arange(0, 16), B.load(p))", tmp_path)
+    module.B = tcl.emulated
+    with FakeCuda():
+        spec.loader.exec_module(module)
+        with pytest.raises(Exception, match="3.3"):
+            module.bad[(1,)](torch.randn(16), torch.empty(16), 16)
+
+
+# --- the knob and the package's imports --------------------------------------------------------------
+
+def _mode_in_fresh_process(value):
+    # what importing the language adds to what `import tritoncompat` loads: its own modules only
+    code = "import sys, tritoncompat; before = set(sys.modules); import tritoncompat.language as tcl; " \
+           "print(tcl.MODE.__name__, sorted(m for m in set(sys.modules) - before if m.startswith('tritoncompat') " \
+           "and not m.startswith('tritoncompat.language')))"
+    env = _same_outcome_env() if value is None else _same_outcome_env(TRITONCOMPAT_BLOCK_PTR=value)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+def test_the_knob_chooses_the_block_pointers():
+    auto = _mode_in_fresh_process(None)
+    assert auto.returncode == 0, auto.stderr
+    name, loaded = auto.stdout.split(" ", 1)
+    assert name == ("tritoncompat.language.native" if _block_ptr.HAS_NATIVE else "tritoncompat.language.emulated")
+    assert loaded.strip() == "[]", "the language imports none of the launch machinery: " + loaded
+    for value, ok, expected in (("native", _block_ptr.HAS_NATIVE, "native"),
+                                ("emulated", _block_ptr.HAS_EMULATION, "emulated"), ("bogus", False, None)):
+        out = _mode_in_fresh_process(value)
+        if ok:
+            assert out.returncode == 0 and out.stdout.startswith(f"tritoncompat.language.{expected} "), out.stderr
+        else:
+            assert out.returncode != 0 and "TRITONCOMPAT_BLOCK_PTR" in out.stderr, out.stderr
