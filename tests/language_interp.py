@@ -198,8 +198,29 @@ def check_matmul_and_plain():
         assert torch.equal(y, x * 2), name
 
 
+# The corpus (language_corpus.py) loops `for k in range(0, K, BK)` with a runtime K, which 3.3 -
+# 3.7's interpreters cannot run under NumPy 2 (int() of a 1-element array): 3.8+ only.
+CORPUS = _block_ptr.RELEASE >= (3, 8)
+
+
+def check_corpus():
+    """Every corpus kernel equals its torch reference and is bit-equal across the namespaces."""
+    import language_corpus
+
+    results = {name: language_corpus.run_all(language_corpus.load(ns), language_corpus.torch_kernels(ns))
+               for name, ns in NAMESPACES.items()}
+    first = next(iter(results))
+    for name, outs in results.items():
+        for kernel, (got, ref) in outs.items():
+            torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4, msg=lambda m: f"{name} {kernel}: {m}")
+            assert torch.equal(got, results[first][kernel][0]), f"{name} {kernel} differs from {first}"
+    return sorted(results[first])
+
+
 if __name__ == "__main__":
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 25
     given(cases())(settings(max_examples=examples, deadline=None, derandomize=True, database=None)(check))()
     check_matmul_and_plain()
     print("ok", len(SEEN), " ".join(NAMESPACES))
+    if CORPUS:
+        print("corpus", " ".join(check_corpus()))

@@ -6,6 +6,7 @@ kernel source from the file). Used by tests/test_language_block_ptr.py and langu
 """
 import importlib.util
 import itertools
+import sys
 
 import triton
 import triton.language as tl
@@ -17,6 +18,7 @@ def load_kernels(namespace):
     spec = importlib.util.spec_from_file_location(f"language_kernels_{next(_count)}", __file__)
     module = importlib.util.module_from_spec(spec)
     module.B = namespace
+    sys.modules[spec.name] = module    # 2.1 looks a called helper's module up there
     spec.loader.exec_module(module)
     return module
 
@@ -73,6 +75,30 @@ if "B" in globals():
         i = tl.arange(0, B0)[:, None, None] * (B1 * B2) + tl.arange(0, B1)[None, :, None] * B2 \
             + tl.arange(0, B2)[None, None, :]
         B.store(p, tl.load(src + i), boundary_check=BC)
+
+    # -- the compiled kernels: boundary checks and paddings written out (2.x canonicalizes a
+    # boundary_check constexpr as one dimension)
+
+    @triton.jit
+    def tiles(x, y, S0, S1, T0, T1, U0, U1, O0, O1, BM: tl.constexpr, BN: tl.constexpr):
+        p = B.make_block_ptr(x, (S0, S1), (T0, T1), (O0, O1), (BM, BN), (1, 0))
+        q = B.make_block_ptr(y, (S0, S1), (U0, U1), (O0, O1), (BM, BN), (1, 0))
+        for _ in range(2):
+            B.store(q, B.load(p, boundary_check=(0, 1), padding_option="zero", cache_modifier=".cg") * 2,
+                    boundary_check=(1,))
+            p = B.advance(p, (0, BN))
+            q = B.advance(q, (0, BN))
+
+    @triton.jit
+    def cube(x, out, S0, S1, S2, T0, T1, T2, B0: tl.constexpr, B1: tl.constexpr, B2: tl.constexpr):
+        p = B.make_block_ptr(x, (S0, S1, S2), (T0, T1, T2), (1, 0, -3), (B0, B1, B2), (2, 1, 0))
+        v = B.load(p, boundary_check=(2,), padding_option="nan", eviction_policy="evict_last")
+        tl.store(out + tl.arange(0, B1)[:, None] * B2 + tl.arange(0, B2)[None, :], tl.sum(v, axis=0))
+
+    @triton.jit
+    def row(y, src, S0, O0, B0: tl.constexpr):
+        p = B.make_block_ptr(y, (S0,), (1,), (O0,), (B0,), (0,))
+        B.store(p, tl.load(src + tl.arange(0, B0)), boundary_check=(0,), cache_modifier=".wb")
 
     # -- a helper that takes and returns a block pointer, and a K loop that carries two of them
 

@@ -31,6 +31,10 @@ FLOORS = [
     {"testing.fake_libcuda"},
     {"testing.fake", "_decode"},
     {"testing", "_bench", "__main__"},
+    # tritoncompat.language stands apart: it imports Triton and itself, never the launch machinery
+    {"language._block_ptr"},
+    {"language.native", "language.emulated"},
+    {"language"},
 ]
 
 
@@ -45,7 +49,7 @@ def _modules():
 def _imports(module, path):
     """(imported module, top level?) for every import of a tritoncompat module in ``path``."""
     tree = ast.parse(open(path).read())
-    package = [module] if module in ("backends", "testing") else module.split(".")[:-1]
+    package = [module] if module in ("backends", "testing", "language") else module.split(".")[:-1]
     top = set(map(id, tree.body))
     found = []
     for node in ast.walk(tree):
@@ -123,3 +127,11 @@ def test_accelerator_roles_are_the_c_enums():
         names = [name.strip() for name in body.split(",")]
         assert names == [f"{prefix}_{role.upper()}" for role in roles] + [f"{prefix}_ROLES"]
         assert sorted(roles) == sorted(layout)  # every role the layout has, and no other
+
+
+def test_the_language_imports_nothing_of_the_launch_machinery():
+    # tritoncompat.language runs inside kernels: a kernel package may use it without the fast path
+    for module, path in _modules():
+        if module == "language" or module.startswith("language."):
+            for imported, _ in _imports(module, path):
+                assert imported == "language" or imported.startswith("language."), (module, imported)

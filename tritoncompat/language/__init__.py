@@ -9,13 +9,17 @@
 
 Block pointers are Triton's own where the release has them (2.1 - 3.8) and emulated in Triton
 language (pointer arithmetic and masks) on 3.9+, which removed them. ``TRITONCOMPAT_BLOCK_PTR`` =
-``emulated`` (Triton 3.3+) or ``native`` chooses, read once at import; the modules
-``tritoncompat.language.native`` and ``.emulated`` are the two, for a kernel that wants one. On
-ordinary pointers ``tcl.load`` and ``tcl.store`` are ``tl.load`` and ``tl.store``. This package
-imports Triton, never the launch machinery.
+``emulated`` (Triton 3.3+) or ``native`` chooses, read once at import (``MODE`` is the module
+chosen); ``tritoncompat.language.native`` and ``.emulated`` are the two, for a kernel that wants
+one. On ordinary pointers ``tcl.load`` and ``tcl.store`` are ``tl.load`` and ``tl.store``. This
+package imports Triton, never the launch machinery.
 """
+import os
+
 from . import emulated, native
-from ._mode import MODE
+from ._block_ptr import choose_block_pointers
+
+MODE = choose_block_pointers(os.environ.get("TRITONCOMPAT_BLOCK_PTR"), native, emulated)
 
 make_block_ptr = MODE.make_block_ptr
 advance = MODE.advance

@@ -40,6 +40,9 @@ def _builtin(fn):
     # What tl.core.builtin marks, without its wrapper: that one refuses a call without a context,
     # which is how the interpreter (TRITON_INTERPRET=1) calls functions outside triton.language.
     fn.__triton_builtin__ = True
+    # 2.1 - 3.2: a kernel's DependenciesFinder accepts a called function that is not a JITFunction
+    # only if its __module__ starts with "triton." or contains ".triton.".
+    fn.__module__ = __name__ + ".triton.builtins"
     return fn
 
 
@@ -184,6 +187,8 @@ class Native:
             _check_padding(padding_option, "tcl.load")
             if _is_frontend_block_ptr(pointer) and not checked:
                 padding_option = ""   # 3.8.0: see _is_frontend_block_ptr; pads nothing either way
+            # 2.x canonicalizes a boundary_check constexpr as one dimension: hand it the tuple
+            boundary_check = _value(boundary_check)
         return tl.load(pointer, mask, other, boundary_check, padding_option, cache_modifier, eviction_policy,
                        volatile, **_ctx(_builder, _semantic))
 
@@ -195,6 +200,7 @@ class Native:
         if block_shape is not None:
             _check_boundary(boundary_check, len(block_shape), "tcl.store")
             _check_value_shape(value, block_shape, "tcl.store")
+            boundary_check = _value(boundary_check)   # 2.x: see load
         return tl.store(pointer, value, mask, boundary_check, cache_modifier, eviction_policy,
                         **_ctx(_builder, _semantic))
 
@@ -366,3 +372,20 @@ emulated_make_block_ptr = Emulated.make_block_ptr
 emulated_advance = Emulated.advance
 emulated_load = Emulated.load
 emulated_store = Emulated.store
+
+
+def choose_block_pointers(value, native, emulated):
+    """The module ``TRITONCOMPAT_BLOCK_PTR`` = ``value`` asks for (unset or ``auto``: Triton's own
+    where the release has them); ImportError for what the release cannot do."""
+    value = (value or "auto").strip().lower()
+    if value not in ("auto", "native", "emulated"):
+        raise ImportError(f"TRITONCOMPAT_BLOCK_PTR={value!r}: expected 'auto', 'native' or 'emulated'")
+    if value == "native" and not HAS_NATIVE:
+        raise ImportError(f"TRITONCOMPAT_BLOCK_PTR=native: Triton {triton.__version__} has no block pointers "
+                          f"(3.9.0 removed them)")
+    if value == "emulated" and not HAS_EMULATION:
+        raise ImportError(f"TRITONCOMPAT_BLOCK_PTR=emulated needs Triton 3.3+ (tl.tuple values), "
+                          f"found {triton.__version__}")
+    if value == "auto":
+        return native if HAS_NATIVE else emulated
+    return native if value == "native" else emulated
