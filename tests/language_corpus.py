@@ -100,13 +100,13 @@ if "B" in globals():
             alpha = tl.exp(m_i - m_ij)
             l_i = l_i * alpha + tl.sum(p, 1)
             v = B.load(v_bp, boundary_check=(0,), padding_option="zero")
-            acc = acc * alpha[:, None] + tl.dot(p, v)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
             m_i = m_ij
             kt_bp = B.advance(kt_bp, (0, BLOCK_N))
             v_bp = B.advance(v_bp, (BLOCK_N, 0))
         o_bp = B.make_block_ptr(Out, (N_CTX, HEAD_DIM), (som, sok), (start_m * BLOCK_M, 0), (BLOCK_M, HEAD_DIM),
                                 (1, 0))
-        B.store(o_bp, acc / l_i[:, None], boundary_check=(0,))
+        B.store(o_bp, (acc / l_i[:, None]).to(Out.dtype.element_ty), boundary_check=(0,))
 
     @triton.jit
     def layer_norm_fwd(X, Y, W, Bias, Mean, Rstd, N, stride_x, stride_y, eps, BLOCK_N: tl.constexpr):
@@ -136,7 +136,7 @@ if "B" in globals():
             x = B.load(x_bp, boundary_check=(0,), padding_option="zero").to(tl.float32)
             w = B.load(w_bp, boundary_check=(0,))
             b = B.load(b_bp, boundary_check=(0,))
-            B.store(y_bp, (x - mean) * rstd * w + b, boundary_check=(0,))
+            B.store(y_bp, ((x - mean) * rstd * w + b).to(Y.dtype.element_ty), boundary_check=(0,))
             x_bp = B.advance(x_bp, (BLOCK_N,))
             y_bp = B.advance(y_bp, (BLOCK_N,))
             w_bp = B.advance(w_bp, (BLOCK_N,))
@@ -174,7 +174,7 @@ if "B" in globals():
         p_o = B.make_block_ptr(O + i_b * T * H, (T, H), (H, 1), (i_t * BT, 0), (BT, BH), (1, 0))
         b_s = B.load(p_s, boundary_check=(0, 1)).to(tl.float32)
         b_o = tl.cumsum(b_s, axis=0)
-        B.store(p_o, b_o.to(p_o.dtype.element_ty) if False else b_o, boundary_check=(0, 1))
+        B.store(p_o, b_o.to(O.dtype.element_ty), boundary_check=(0, 1))
 
     @triton.jit
     def chunk_linear_attn_fwd(q, k, v, o, scale, T, K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr):

@@ -106,55 +106,67 @@ def _launch_all(k):
     return out
 
 
-@pytest.mark.parametrize("capability", [90, 80])
-@pytest.mark.parametrize("mode", [name for name, _ in MODES])
-def test_kernels_compile_for_sm90_and_sm80(mode, capability, tmp_path, monkeypatch):
-    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    with FakeCuda(capability=capability) as fake:
-        kernels = _launch_all(load_kernels(dict(MODES)[mode]))
-    assert len(fake.calls) == len(kernels)
-    for name, ck in kernels.items():
-        assert len(ck.asm["cubin"]) > 1000, name
-        assert f"sm_{capability}" in ck.asm["ptx"], name
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """compiled[(namespace, capability)]: {kernel: CompiledKernel}, each namespace compiled once.
+
+    Cache directories: tl's and emulated's share one (the emulation must not find tl's entries);
+    native's is its own (tl and native kernels have one cache key: builtins are not hashed, so a
+    shared directory would hand native tl's binary and the comparison would prove nothing)."""
+    shared = tmp_path_factory.mktemp("shared-cache")
+    wanted = [(name, 90) for name, _ in MODES] + [(name, 80) for name, _ in TCL_MODES]
+    out = {}
+    old = os.environ.get("TRITON_CACHE_DIR")
+    try:
+        for name, capability in wanted:
+            own = name == "native" or capability == 80
+            cache = tmp_path_factory.mktemp(f"{name}-{capability}") if own else shared
+            os.environ["TRITON_CACHE_DIR"] = str(cache)
+            with FakeCuda(capability=capability) as fake:
+                out[name, capability] = _launch_all(load_kernels(dict(MODES)[name]))
+            assert len(fake.calls) == len(out[name, capability])
+            assert os.listdir(cache)
+    finally:
+        if old is None:
+            os.environ.pop("TRITON_CACHE_DIR", None)
+        else:
+            os.environ["TRITON_CACHE_DIR"] = old
+    return out
+
+
+@pytest.mark.parametrize("mode", [name for name, _ in TCL_MODES])
+def test_kernels_compile_for_sm90_and_sm80(compiled, mode):
+    for capability in (90, 80):
+        for name, ck in compiled[mode, capability].items():
+            assert len(ck.asm["cubin"]) > 1000, name
+            assert f"sm_{capability}" in ck.asm["ptx"], (name, capability)
 
 
 @pytest.mark.skipif(not _block_ptr.HAS_NATIVE, reason="3.9+: Triton has no block pointers to compare with")
-def test_native_mode_compiles_the_binary_tl_make_block_ptr_compiles(tmp_path, monkeypatch):
-    # Separate cache directories: the two kernels have one cache key (builtins are not hashed), so
-    # a shared one would hand the second the first's binary.
-    digests = {}
-    for name, ns in (("tl", tl), ("native", tcl.native)):
-        monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / name))
-        with FakeCuda():
-            kernels = _launch_all(load_kernels(ns))
-        assert os.listdir(tmp_path / name), "compiled, not read from another cache"
-        digests[name] = {k: hashlib.sha256(ck.asm["cubin"]).hexdigest() for k, ck in kernels.items()}
-    assert digests["native"] == digests["tl"]
+def test_native_mode_compiles_the_binary_tl_make_block_ptr_compiles(compiled):
+    digest = lambda kernels: {k: hashlib.sha256(ck.asm["cubin"]).hexdigest() for k, ck in kernels.items()}  # noqa
+    assert digest(compiled["native", 90]) == digest(compiled["tl", 90])
 
 
 @pytest.mark.skipif(not _block_ptr.HAS_EMULATION, reason="the emulation needs Triton 3.3+ (tl.tuple values)")
-def test_emulated_kernels_never_share_a_cache_entry_with_native_ones(tmp_path, monkeypatch):
-    # One cache directory, the same kernel source: the emulated helpers' source (with the digest of
-    # _block_ptr.py) is in the emulated kernels' cache key, so nothing is read from the other mode.
-    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    with FakeCuda():
-        first = _launch_all(load_kernels(tl if _block_ptr.HAS_NATIVE else tcl.emulated))
-        emulated = _launch_all(load_kernels(tcl.emulated))
-    for name, ck in emulated.items():
+def test_emulated_kernels_never_share_a_cache_entry_with_native_ones(compiled):
+    # One cache directory with tl's kernels, the same kernel source: the emulated helpers' source
+    # (with the digest of _block_ptr.py) is in the emulated kernels' cache key.
+    for name, ck in compiled["emulated", 90].items():
         assert "tritoncompat.language.emulated" in ck.asm["ttir"] or name == "plain", name
         assert "tt.make_tensor_ptr" not in ck.asm["ttir"], name
         if _block_ptr.HAS_NATIVE and name != "plain":
-            assert ck.hash != first[name].hash, name
-            assert "tritoncompat.language.emulated" not in first[name].asm["ttir"], name
+            first = compiled["tl", 90][name]
+            assert ck.hash != first.hash, name
+            assert "tritoncompat.language.emulated" not in first.asm["ttir"], name
 
 
 @pytest.mark.skipif(not _block_ptr.HAS_EMULATION, reason="the emulation needs Triton 3.3+ (tl.tuple values)")
-def test_emulated_loop_carries_only_the_offsets_that_move():
+def test_emulated_loop_carries_only_the_offsets_that_move(compiled):
     # The block shape rides in the type of a never-read int8 tensor that advance() hands on: the
     # K loop of the matmul carries one int64 offset per block pointer and the accumulator, nothing
     # of the block shapes.
-    with FakeCuda():
-        ck = _launch_all(load_kernels(tcl.emulated))["matmul"]
+    ck = compiled["emulated", 90]["matmul"]
     loop = next(line for line in ck.asm["ttir"].splitlines() if "scf.for" in line)
     carried = loop.split("->", 1)[1]
     assert carried.count("i64") == 2 and "xi8" not in carried and "tensor<16x16xf32" in carried, loop
