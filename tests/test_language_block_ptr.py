@@ -16,7 +16,6 @@ import textwrap
 
 import pytest
 import torch
-import triton
 import triton.language as tl
 
 import tritoncompat.language as tcl
@@ -255,6 +254,18 @@ def test_emulation_before_3_3_says_it_needs_3_3(tmp_path):
         with pytest.raises(Exception) as info:
             module.bad[(1,)](torch.randn(16), torch.empty(16), 16)
     assert "emulated block pointers need Triton 3.3+" in _messages(info.value)
+
+
+@pytest.mark.skipif(_block_ptr.HAS_NATIVE, reason="before 3.9 Triton has block pointers")
+def test_native_on_3_9_says_triton_removed_them(tmp_path):
+    spec, module = _bad_kernel("p = B.make_block_ptr(x, (n,), (1,), (0,), (16,), (0,))\n"
+                               "tl.store(y + tl.arange(0, 16), B.load(p))", tmp_path)
+    module.B = tcl.native
+    with FakeCuda():
+        spec.loader.exec_module(module)
+        with pytest.raises(Exception) as info:
+            module.bad[(1,)](torch.randn(16), torch.empty(16), 16)
+    assert "has no block pointers (3.9.0 removed them)" in _messages(info.value)
 
 
 # --- the knob and the package's imports --------------------------------------------------------------
