@@ -171,6 +171,20 @@ def test_emulated_loop_carries_only_the_offsets_that_move(compiled):
     assert carried.count("i64") == 2 and "xi8" not in carried and "tensor<16x16xf32" in carried, loop
 
 
+@pytest.mark.skipif(not _block_ptr.HAS_EMULATION, reason="the emulation needs Triton 3.3+ (tl.tuple values)")
+def test_emulated_corpus_compiles(tmp_path, monkeypatch):
+    # the corpus (written for the interpreter run) compiled for sm_90 through the emulation: every
+    # kernel reaches the launcher
+    import language_corpus
+
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    with FakeCuda() as fake:
+        language_corpus.run_all(language_corpus.load(tcl.emulated), language_corpus.torch_kernels(tcl.emulated))
+    expected = {name.split(":")[-1] for name in CORPUS}
+    assert len(fake.calls) == len(CORPUS)     # one launch per kernel
+    assert {n for n in expected if any(loaded.startswith(n) for loaded, _, _ in fake.loaded)} == expected
+
+
 # --- bad input ---------------------------------------------------------------------------------------
 
 BAD = [
