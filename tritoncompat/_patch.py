@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -93,8 +94,23 @@ def patch() -> bool:
             _common.register_native(replacement)
             _installed.append(_Installed(owner, name, original, replacement))
             setattr(owner, name, replacement)
+        _note_replaced_wrappers()
         _switch = switch
     return True
+
+
+def _note_replaced_wrappers() -> None:
+    """List in ``left_alone()`` the wrappers' ``run`` another library replaced that patch() had no
+    replacement for (``Autotuner.run`` replaced before the memo could read Triton's; ``Heuristics.run``):
+    their launches run that library's code, the fast path serving what it calls."""
+    module = sys.modules.get("triton.runtime.autotuner")
+    for name in ("Autotuner", "Heuristics"):
+        owner = getattr(module, name, None)
+        current = vars(owner).get("run", _MISSING) if owner is not None else _MISSING
+        if (current is not _MISSING and not _common.is_tritons(_original_of(current))
+                and not any(o is owner and n == "run" for o, n, _ in _left)
+                and not any(i.owner is owner and i.name == "run" for i in _installed)):
+            _left.append((owner, "run", current))
 
 
 def unpatch() -> None:
