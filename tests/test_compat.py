@@ -28,6 +28,8 @@ def _fresh_warnings_and_allocator():
     _compat._WARNED.clear()
     module = _compat._allocation()
     saved = _compat._current(module) if module is not None else None
+    if module is not None:
+        module.set_allocator(module.NullAllocator())     # as in a fresh process
     yield
     _compat._WARNED.clear()
     if module is not None:

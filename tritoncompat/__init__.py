@@ -4,7 +4,7 @@
 the installed Triton is chosen on the first launch or ``patch()``.
 """
 
-from . import _cache, _launch, _slot
+from . import _cache, _compat, _launch, _slot
 from ._cache import CacheInfo, cache_clear
 from ._compat import Config, Target, allocator, autotune, device_properties, do_bench, ensure_allocator, has, target
 from ._errors import TritonCompatError, TritonCompatVerifyError, TritonCompatWarning
@@ -39,6 +39,11 @@ def __getattr__(name: str):
     if name == "launch":
         globals()["launch"] = function = _launch.dispatcher()
         return function
+    if name == "TensorDescriptor":
+        # Triton's host-side class (3.4+) or one whose construction raises naming the release:
+        # it imports Triton, so it is resolved on first access like ``launch``
+        globals()[name] = found = _compat.tensor_descriptor_class()
+        return found
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -66,4 +71,5 @@ __all__ = [
     "Config",
     "autotune",
     "do_bench",
+    "TensorDescriptor",
 ]

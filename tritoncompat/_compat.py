@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 from . import _errors, _version
 
-__all__ = ["FEATURES", "has", "probe_all", "ensure_allocator", "allocator", "Target",
+__all__ = ["FEATURES", "has", "probe_all", "tensor_descriptor_class", "ensure_allocator", "allocator", "Target",
            "target", "device_properties", "Config", "autotune", "do_bench", "CONFIG_KEYWORDS",
            "AUTOTUNE_KEYWORDS", "DO_BENCH_KEYWORDS"]
 
@@ -233,6 +233,37 @@ def allocator(fn: Callable[[int, int, Optional[int]], Any]):
     finally:
         with _ALLOCATOR_LOCK:
             module.set_allocator(previous)
+
+
+# ------------------------------------------------------------------ host tensor descriptor
+class _NoTensorDescriptor:
+    """``tritoncompat.TensorDescriptor`` on a release without ``triton.tools.tensor_descriptor``
+    (before 3.4): importable, so that a module can import it unconditionally and gate its use on
+    ``has("tensor_descriptor_host")``; building one raises."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _no_tensor_descriptor()
+
+    @classmethod
+    def from_tensor(cls, *args: Any, **kwargs: Any) -> Any:
+        _no_tensor_descriptor()
+
+
+def _no_tensor_descriptor():
+    raise _errors.TritonCompatError(
+        f"tritoncompat.TensorDescriptor: {_release_text()} has no triton.tools.tensor_descriptor (host-side "
+        "tensor descriptors are 3.4+; 3.2 - 3.3 have triton.tools.experimental_descriptor); gate on "
+        "tritoncompat.has('tensor_descriptor_host')")
+
+
+def tensor_descriptor_class() -> type:
+    """``triton.tools.tensor_descriptor.TensorDescriptor`` (3.4+), else a class whose
+    construction raises :class:`~tritoncompat.TritonCompatError` naming the release."""
+    try:
+        from triton.tools.tensor_descriptor import TensorDescriptor
+    except ImportError:
+        return _NoTensorDescriptor
+    return TensorDescriptor
 
 
 # ----------------------------------------------------------------------- target, device
