@@ -283,3 +283,34 @@ def test_host_tensor_descriptor_is_tritons_or_a_clear_error():
             TensorDescriptor.from_tensor(torch.zeros(64, 64), [16, 16])
         with pytest.raises(tritoncompat.TritonCompatError):
             TensorDescriptor(None, [64], [1], [16])
+
+
+# ------------------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+def test_gpu_libdevice_descriptors_allocator_and_target():
+    # On the GPU machine: tcl.libdevice runs the real libdevice (compared with torch), a device-side
+    # descriptor kernel runs with the allocator ensure_allocator set, and target() /
+    # device_properties() agree with torch.
+    device = torch.device("cuda", torch.cuda.current_device())
+    capability = torch.cuda.get_device_capability(device)
+    assert tritoncompat.target() == ("cuda", capability[0] * 10 + capability[1], 32)
+    props = tritoncompat.device_properties(device)
+    assert props["multiprocessor_count"] == torch.cuda.get_device_properties(device).multi_processor_count
+
+    through_tcl, native = _kernels()
+    x = torch.rand(64, device=device) + 0.1
+    ours, theirs = torch.empty_like(x), torch.empty_like(x)
+    through_tcl[(1,)](x, ours, BLOCK=64)
+    native[(1,)](x, theirs, BLOCK=64)
+    assert torch.equal(ours, theirs)
+    want = torch.tanh(x) + x ** 1.5 + torch.erfinv(x * 0.5) + torch.rsqrt(x)
+    torch.testing.assert_close(ours, want, rtol=1e-5, atol=1e-5)
+
+    if tritoncompat.has("tensor_descriptor"):
+        tritoncompat.ensure_allocator(lambda size, align, stream: torch.empty(size, dtype=torch.int8, device=device))
+        k = _descriptor_kernel()
+        data = torch.rand(64, 64, device=device)
+        before = data.clone()
+        k[(1,)](data, 64, 64, BM=16, BN=16)
+        torch.cuda.synchronize()
+        assert torch.equal(data[:16, :16], before[:16, :16] + 1.0) and torch.equal(data[16:], before[16:])
