@@ -406,3 +406,47 @@ def test_own_launches_and_handoffs_count_once_per_compiled_kernel(fake_cuda):
     tritoncompat.launch(dns, (1,), x, out, 64, *calls[0], BLOCK=64)
     info = tritoncompat.cache_info()
     assert info.own + sum(info.handoffs.values()) == 1, info
+
+
+def _has_max_occupancy():
+    try:
+        from triton.backends.nvidia.compiler import CUDAOptions
+    except ImportError:
+        return False
+    return "max_occupancy" in getattr(CUDAOptions, "__dataclass_fields__", {})
+
+
+@pytest.mark.skipif(not _has_max_occupancy(), reason=f"max_occupancy is new on Triton's main (3.10); "
+                                                      f"triton {triton.__version__} has no such option")
+@pytest.mark.parametrize("occupancy", [1, 2, 3, None])
+def test_max_occupancy_shared_size_byte_for_byte(fake_libcuda, monkeypatch, occupancy):
+    """Triton's main (3.10): max_occupancy=N makes the launcher reserve shared memory (its
+    ``shared``, from the device's max_shared_mem_per_multiprocessor and
+    reserved_shared_mem_per_block) instead of the compiled kernel's ``packed_metadata`` size. The
+    own launch, with this launcher modelled as 3.9.0's (as a day-0 model entry would be), hands
+    the driver that reservation byte for byte: 232448 / 115712 / 76800 bytes for 1 / 2 / 3 with
+    H100's properties. (Taking the size from packed_metadata launches with the kernel's own
+    size, 0 here, and fails this test.)"""
+    import torch
+
+    from tritoncompat.backends import _direct
+
+    _, found, fp = _direct.model()
+    if found is None:
+        monkeypatch.setitem(_direct.MODELS, fp, next(m for m in _direct.MODELS.values() if m.release == "3.9.0"))
+        monkeypatch.setattr(_direct, "_model", None)
+    fc = fake_libcuda
+    kernel = _typed_kernel()
+    x, out = torch.randn(256), torch.zeros(256)
+    args = (x, out, 1.5, 2.5, 3.5, 7, -3, 200, 5, 2**63 + 5, 65535, 200, 0.5, False)
+    options = {"BLOCK": 128} if occupancy is None else {"BLOCK": 128, "max_occupancy": occupancy}
+    want = _compare(fc, lambda: kernel[(2,)](*args, **options),
+                    lambda: tritoncompat.launch(kernel, (2,), *args, **options), times=3)
+    if occupancy is not None:
+        props = fc.properties
+        reserved = (props["max_shared_mem_per_multiprocessor"] // occupancy // 128 * 128
+                    - props["reserved_shared_mem_per_block"])
+        assert reserved == {1: 232448, 2: 115712, 3: 76800}[occupancy]
+        assert want["shared"] == reserved, want
+    info = tritoncompat.cache_info()
+    assert info.own >= 1 and info.hits >= 2 and not info.handoffs.get(_direct.HANDOFF_ARGUMENT), info

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, NamedTuple, Optional, Tuple
 
@@ -71,12 +72,16 @@ def backend_for(version: str) -> Detected:
 
 
 def detect() -> Detected:
-    """Import Triton and report its version and the backend that serves it."""
+    """Import Triton and report its version, the release it matches and the backend that serves
+    it: the table's, or the one ``TRITONCOMPAT_BACKEND`` forces (the canary's build of Triton's
+    main, an unknown release, is served by ``v3_3`` so)."""
     try:
         import triton
     except ImportError:
         return Detected(None, None, None)
-    return backend_for(str(triton.__version__))
+    found = backend_for(str(triton.__version__))
+    forced = os.environ.get("TRITONCOMPAT_BACKEND") or None  # the same read as _config's
+    return found._replace(backend=forced) if forced else found
 
 
 _RELEASE = re.compile(r"\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")

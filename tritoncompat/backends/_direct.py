@@ -195,6 +195,9 @@ def _plan(compiled: Any, kernel: Any) -> Tuple[Any, str]:
         # what the launcher launches with: the JIT call's packed metadata (num_warps, num_ctas,
         # shared, ...) and its own attributes, set from the metadata
         num_warps, num_ctas, shared = compiled.packed_metadata[:3]
+        # Triton's main (3.10): the launcher launches with its own shared size, the compiled
+        # kernel's raised to the max_occupancy option's reservation (CudaLauncher.shared)
+        shared = getattr(launcher, "shared", shared)
         if num_ctas != 1:
             return None, "clusters (num_ctas > 1)"
         if shared > m.max_shared:

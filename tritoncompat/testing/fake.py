@@ -338,7 +338,9 @@ class FakeCuda:
         self.capability = capability
         self.properties = dict(max_shared_mem=232448, multiprocessor_count=132, max_num_regs=65536,
                                warpSize=32, sm_clock_rate=1980000, mem_clock_rate=2619000,
-                               mem_bus_width=5120)
+                               mem_bus_width=5120,
+                               # H100's; Triton's main (3.10) reads them for max_occupancy
+                               max_shared_mem_per_multiprocessor=233472, reserved_shared_mem_per_block=1024)
         self._created = []      # the driver objects Triton created under this fake (lazily, on first use)
         self._arity = _load_binary_arity()
         self._installed = False
