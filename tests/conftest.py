@@ -30,7 +30,7 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 # multi-GB CUDA build) have none and run these; every other module needs torch, and is skipped
 # whole, with the reason, where it is missing (instead of erroring at its `import torch`).
 TORCH_FREE = {"test_accel_notorch.py", "test_accel_build.py", "test_cache.py", "test_cli.py", "test_config.py",
-              "test_structure.py", "test_version.py"}
+              "test_structure.py", "test_version.py", "test_doctor.py"}
 
 
 class _NeedsTorch(pytest.Module):

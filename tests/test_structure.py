@@ -17,8 +17,8 @@ LAZY = {("__main__", "testing"), ("__main__", "_bench"), ("_bench", "testing")}
 
 # The floors of the README's drawing, lowest first: a module imports only from lower floors.
 FLOORS = [
-    {"_errors", "_version", "_codegen", "_placement"},
-    {"_config"},
+    {"_errors", "_version", "_codegen", "_placement", "_known"},
+    {"_config", "_doctor"},
     {"_accel", "_slot", "_cache", "_compat"},
     {"backends._direct"},
     {"_select", "backends", "backends._common"},

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import tritoncompat
 
-from . import __version__, _launch
+from . import __version__, _doctor, _launch
 
 _KERNEL = '''
 import triton
@@ -372,6 +372,8 @@ COMMANDS: Dict[str, Command] = {
     "bench": Command("host cost per launch: native, launch(), patched, floor, driver", _cmd_bench, _bench_options),
     "run": Command("patch(), then run SCRIPT or -m MODULE as python would (see run --help)", _cmd_run,
                    passthrough=True),
+    "doctor": Command("does tritoncompat's model still match the installed Triton? fingerprints, probes, verdict",
+                      lambda args: _doctor.main(args.argv), passthrough=True),
 }
 
 

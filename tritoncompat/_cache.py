@@ -70,7 +70,7 @@ class KernelCache:
     """Fast key -> backend entry for one kernel, bounded to ``maxsize`` entries."""
 
     __slots__ = ("name", "entries", "lock", "hits", "hits_base", "misses", "evictions", "maxsize", "epoch",
-                 "__weakref__")
+                 "verify_first", "verified", "__weakref__")
 
     def __init__(self, name: str, maxsize: int) -> None:
         self.name = name
@@ -85,6 +85,10 @@ class KernelCache:
         self.misses = 0
         self.evictions = 0
         self.maxsize = maxsize
+        # verification (TRITONCOMPAT_VERIFY's check): 0 on every hit; N on the first N hits of
+        # each entry (an unknown release served on trust), counted in ``verified``
+        self.verify_first = 0
+        self.verified: Dict[int, Any] = {}
         with _lock:  # a cache_clear() either sees this cache or ran before it was made
             self.epoch = _epoch
             _live.add(self)

@@ -22,6 +22,8 @@ ENV_VARS = {
     "TRITONCOMPAT_BACKEND": "force a backend (v2_1, v2_2, v2_3, v3_0, v3_3) whatever the release",
     "TRITONCOMPAT_STRICT": "1: an unsupported release raises instead of falling back",
     "TRITONCOMPAT_VERIFY": "1: every fast hit is checked against Triton's own key computation",
+    "TRITONCOMPAT_TRUST_UNKNOWN": "1: an unknown release that `doctor` finds identical to a known one on the JIT "
+                                  "path and every probe is served by that release's backend (first hits verified)",
     "TRITONCOMPAT_MAX_ENTRIES": "fast-key entries kept per kernel and device (default 1024)",
     "TRITONCOMPAT_ACCEL": "0: keep the hit path in Python (no compiled accelerator)",
     "TRITONCOMPAT_DIRECT": "0: keep Triton's launcher at the end of a hit (no own launch)",
@@ -78,6 +80,7 @@ class Config(NamedTuple):
     strict: bool
     verify: bool
     max_entries: int
+    trust_unknown: bool = False
 
 
 def read() -> Config:
@@ -87,4 +90,5 @@ def read() -> Config:
         strict=flag("TRITONCOMPAT_STRICT"),
         verify=flag("TRITONCOMPAT_VERIFY"),
         max_entries=positive_int("TRITONCOMPAT_MAX_ENTRIES", 1024),
+        trust_unknown=flag("TRITONCOMPAT_TRUST_UNKNOWN"),
     )

@@ -76,6 +76,8 @@ def resolve(kernel: Any) -> Callable[..., Any]:
                 try:
                     fast, cache = module.build(kernel, verify=sel.config.verify, max_entries=sel.config.max_entries,
                                                sample=(args, kwargs))
+                    if cache is not None:
+                        cache.verify_first = sel.verify_first
                 except Exception as exc:  # tritoncompat's own failure: this kernel goes native, as Triton would
                     fast, cache = _disabled(kernel, exc), None
                 _slot.install(kernel, fast, cache)

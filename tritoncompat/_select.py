@@ -15,10 +15,14 @@ import warnings
 from types import ModuleType
 from typing import Any, Dict, Optional
 
-from . import _accel, _config, _slot, _version
+from . import _accel, _config, _doctor, _slot, _version
 from ._errors import TritonCompatError, TritonCompatWarning, user_stacklevel
 
-__all__ = ["Selection", "backend", "reset", "status"]
+__all__ = ["Selection", "backend", "reset", "status", "VERIFY_FIRST"]
+
+# An unknown release served on trust (TRITONCOMPAT_TRUST_UNKNOWN=1): the first hits of each cache
+# entry that are checked against Triton's own key (TRITONCOMPAT_VERIFY=1 checks every hit).
+VERIFY_FIRST = 3
 
 
 class Selection:
@@ -29,18 +33,29 @@ class Selection:
         self.detected = _version.detect()
         self.module: Optional[ModuleType] = None
         self.reason: Optional[str] = None  # why there is no backend
+        self.diagnosis: Optional[_doctor.Diagnosis] = None  # the doctor's, for a release not in the table
+        self.verify_first = 0  # each cache entry's hits verified: 0 every hit (when verify is on), N the first N
         name = self.config.backend or self.detected.backend
         if self.config.backend is not None and self.config.backend not in _version.BACKENDS:
             _config.warn_bad_value("TRITONCOMPAT_BACKEND", self.config.backend,
                                    f"a backend ({', '.join(sorted(_version.BACKENDS))})",
                                    f"the release's: {self.detected.backend}")
             name = self.detected.backend
+        trusted = False
+        if name is None and self.detected.version is not None and not self.config.disable:
+            self.diagnosis = _diagnose(self.detected)
+            if self.config.trust_unknown and self.diagnosis is not None and _doctor.trusted(self.diagnosis):
+                name, trusted = self.diagnosis.backend, True
+                self.verify_first = 0 if self.config.verify else VERIFY_FIRST
+                self.config = self.config._replace(verify=True)
         if self.config.disable:
             self.reason = "disabled by TRITONCOMPAT_DISABLE"
         elif self.detected.version is None:
             self.reason = "triton is not installed"
         elif name is None:
             self.reason = f"unsupported triton release {self.detected.version}"
+            if self.diagnosis is not None:
+                self.reason += f" (doctor: {self.diagnosis.verdict})"
         elif name not in _version.BACKENDS:
             self.reason = f"no backend yet for triton {self.detected.version} ({name})"
         else:
@@ -51,12 +66,19 @@ class Selection:
         if self.reason is not None and not self.config.disable:
             message = (
                 f"tritoncompat: {self.reason}; every launch goes through Triton's own path. "
-                f"Supported releases: {', '.join(r for r, b in _version.RELEASES.items() if b in _version.BACKENDS)}. "
+                f"Supported releases: {', '.join(sorted((r for r, b in _version.RELEASES.items() if b in _version.BACKENDS), key=_version.release_key))}. "
                 "Set TRITONCOMPAT_BACKEND=<name> to force a backend, TRITONCOMPAT_STRICT=1 to make this "
                 "an error, TRITONCOMPAT_DISABLE=1 to silence it.")
             if self.config.strict:
                 raise TritonCompatError(message)
             warnings.warn(message, TritonCompatWarning, stacklevel=user_stacklevel())
+        elif trusted:
+            warnings.warn(
+                f"tritoncompat: triton {self.detected.version} is not a known release; served by {name} on trust "
+                f"(TRITONCOMPAT_TRUST_UNKNOWN=1), "
+                + (f"each new cache entry's first {self.verify_first} hits" if self.verify_first else "every hit")
+                + f" checked against Triton's own key. doctor: "
+                f"{self.diagnosis.verdict}", TritonCompatWarning, stacklevel=user_stacklevel())
 
 
 _selection: Optional[Selection] = None
@@ -89,7 +111,7 @@ def reset() -> None:
 def status() -> Dict[str, Any]:
     """What was found and chosen: the report of ``python -m tritoncompat``."""
     sel = backend()
-    return {
+    info = {
         "triton": sel.detected.version,
         "release": sel.detected.release,
         "backend": sel.module.NAME if sel.module else None,
@@ -99,6 +121,18 @@ def status() -> Dict[str, Any]:
         "verify": sel.config.verify,
         "accelerator": _accel_state(sel),
     }
+    if sel.diagnosis is not None:  # a release not in the table: the doctor's verdict on it
+        info["doctor"] = sel.diagnosis.verdict
+    return info
+
+
+def _diagnose(detected: _version.Detected) -> Optional[_doctor.Diagnosis]:
+    """The doctor's verdict on a release the table does not know, or None when the doctor itself
+    failed (then the release keeps Triton's own path, as any unknown release)."""
+    try:
+        return _doctor.diagnose(detected=detected)
+    except Exception:  # never break a launch over the diagnosis: Triton's own path stays
+        return None
 
 
 def _accel_state(sel: Selection) -> str:

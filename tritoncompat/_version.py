@@ -80,8 +80,8 @@ def detect() -> Detected:
     except ImportError:
         return Detected(None, None, None)
     found = backend_for(str(triton.__version__))
-    forced = os.environ.get("TRITONCOMPAT_BACKEND") or None  # the same read as _config's
-    return found._replace(backend=forced) if forced else found
+    forced = (os.environ.get("TRITONCOMPAT_BACKEND") or "").strip()  # the same read as _config's
+    return found._replace(backend=forced) if forced in BACKENDS else found  # a bad value: _select warns
 
 
 _RELEASE = re.compile(r"\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")

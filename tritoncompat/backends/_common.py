@@ -874,7 +874,23 @@ class JitState:
 
     def verify(self, entry, dev, grid, args, options):
         """``TRITONCOMPAT_VERIFY=1``: Triton's own key and lookup (``warmup=True``: a compile on a
-        miss, no grid, no launch) must reach the hit's compiled kernel."""
+        miss, no grid, no launch) must reach the hit's compiled kernel. With the cache's
+        ``verify_first`` N (an unknown release served on trust), only each entry's first N hits."""
+        first = self.cache.verify_first
+        if not first:
+            return self._verify(entry, dev, grid, args, options)
+        verified = self.cache.verified
+        seen = verified.get(id(entry))
+        count = seen[1] if seen is not None and seen[0] is entry else 0
+        if count >= first:
+            return None
+        self._verify(entry, dev, grid, args, options)
+        if len(verified) > 4 * self.cache.maxsize:  # evicted entries' records: verify anew, never grow
+            verified.clear()
+        verified[id(entry)] = (entry, count + 1)
+        return None
+
+    def _verify(self, entry, dev, grid, args, options):
         compiled, nkey = entry[0](), entry[1]
         native = self.native(grid, args, options, warmup=True)
         if native is compiled:
