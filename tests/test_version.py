@@ -219,3 +219,21 @@ def test_matrix_cell_runs_the_pinned_versions():
     assert any(req.name == "triton" for req in pins)
     for req in pins:
         assert req.specifier.contains(version(req.name), prereleases=True), (req, version(req.name))
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(os.environ.get("TOX_ENV_NAME") != "canary", reason="the canary env only (Triton's main)")
+def test_canary_runs_tritons_main_as_triton():
+    """The canary runs the vendor build of Triton's main through matrix/canary's shim: `triton` and
+    every `triton.*` module are the vendor's own module objects, loaded lazily, and Triton's backend
+    registry (its entry points) finds the NVIDIA backend."""
+    from importlib.metadata import version
+
+    code = ("import sys, tritoncompat; print('triton' in sys.modules); import triton, triton.language as tl; "
+            "from triton.backends.nvidia import driver; from triton.backends import backends; "
+            "print(triton.__name__, tl is sys.modules['tokenspeed_triton.language'], "
+            "driver is sys.modules['tokenspeed_triton.backends.nvidia.driver'], "
+            "sys.modules['triton.runtime.jit'] is sys.modules['tokenspeed_triton.runtime.jit'], 'nvidia' in backends)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "tokenspeed_triton", "True", "True", "True", "True"], out
+    assert _version.distribution() == ("tokenspeed-triton", version("tokenspeed-triton"))

@@ -310,10 +310,10 @@ def diagnose(found: Optional[Dict[str, Any]] = None, table: Optional[Dict[str, D
     ``table``, the known releases). Never raises for what it finds: a dev build, a pre-release, a
     local build or a vendor rename is reported as what it is."""
     table = _known.KNOWN if table is None else table
+    if detected is None:
+        detected = _version.detect() if found is None else _version.backend_for(found["version"])
     if found is None:
         found = examine()
-    if detected is None:
-        detected = _version.backend_for(found["version"])
     dist = tuple(found["distribution"]) if found.get("distribution") else None
     what = f"triton {found['version']}"
     if dist is not None and (dist[0] != "triton" or dist[1] != found["version"]):
@@ -364,6 +364,8 @@ def diagnose(found: Optional[Dict[str, Any]] = None, table: Optional[Dict[str, D
         tail = f"closest known release {closest}; " + "; ".join(parts)
         if detected.release is None:
             tail += "; Triton's own path (TRITONCOMPAT_BACKEND=<name> forces a backend)"
+    if detected.release is None and detected.backend is not None:  # TRITONCOMPAT_BACKEND decides, whatever this says
+        tail = tail.rsplit("; ", 1)[0] + f"; served by {detected.backend}, forced by TRITONCOMPAT_BACKEND"
     return Diagnosis(found["version"], dist, detected.release is not None, closest, backend, tuple(jit),
                      tuple(launcher), tuple(probes), f"{head}; {tail}")
 
@@ -404,7 +406,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.record:
         print(json.dumps(found, indent=1, sort_keys=True))
         return 0
-    d = diagnose(found)
+    d = diagnose(found, detected=_version.detect())
     if args.json:
         print(json.dumps(d._asdict(), indent=1))
         return 0 if d.identical else 1
