@@ -213,12 +213,23 @@ def kind(obj: Any) -> str:
     or a foreign class of the same name included: those are launched through their own ``run``).
     A class is Triton's by its module and name, not its name alone."""
     cls = type(obj)
-    found = _TRITON_CLASSES.get((cls.__module__, cls.__name__))
+    found = _TRITON_CLASSES.get((_as_triton(cls.__module__), cls.__name__))
     if found is not None:
         return found
-    if any(_TRITON_CLASSES.get((c.__module__, c.__name__)) == "jit" for c in cls.__mro__):
+    if any(_TRITON_CLASSES.get((_as_triton(c.__module__), c.__name__)) == "jit" for c in cls.__mro__):
         return "jit subclass"
     return "other"
+
+
+def _as_triton(module: str) -> str:
+    """The name of Triton's module ``module`` as ``triton.*``: itself, or, for a build that renames
+    the package and is loaded as ``triton`` (the canary's ``tokenspeed_triton``), the alias that
+    is the same module object."""
+    head, _, rest = module.partition(".")
+    if head == "triton" or not rest:
+        return module
+    triton = sys.modules.get("triton")
+    return "triton." + rest if triton is not None and triton is sys.modules.get(head) else module
 
 
 # ---------------------------------------------------------------- other libraries' replacements
