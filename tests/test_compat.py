@@ -16,7 +16,7 @@ import triton
 import triton.language as tl
 
 import tritoncompat
-from tritoncompat import _compat
+from tritoncompat import _compat, _version
 from tritoncompat.testing import TRITON_VERSION as V
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,6 +61,8 @@ def test_readme_table_is_what_the_probes_answer_on_this_release():
     # The table is written by .ci/compat-table from these probes run in every release's env.
     header, rows = _readme_table()
     release = ".".join(map(str, tritoncompat.triton_version()))
+    if release not in _version.RELEASES:
+        pytest.skip(f"Triton {triton.__version__} is no release of the table (2.1.0 - 3.9.0; the canary)")
     assert release in header, f"README has() table has no column {release}: run .ci/compat-table"
     column = header.index(release)
     assert set(rows) == set(_compat.FEATURES), "README has() table rows differ from FEATURES: run .ci/compat-table"
