@@ -254,8 +254,8 @@ def _heuristics_class():
 
 
 def _vllm_force_first_config(seen):
-    """vLLM's ``VLLM_TRITON_FORCE_FIRST_CONFIG`` replacement of ``Autotuner.run``, as
-    vllm/triton_utils/force_first_config.py writes it (trimmed): no tuning, the first config,
+    """A replacement of ``Autotuner.run`` in the manner of vLLM's ``VLLM_TRITON_FORCE_FIRST_CONFIG``
+    (vllm/triton_utils/force_first_config.py), written here: no tuning, the first config,
     launched through ``self.fn.run``; Triton's run is never called."""
 
     def _run_first_valid_config(self, *args, **kwargs):

@@ -2,7 +2,7 @@
 imports, with the checks of their tests on CPU: kernels compile under the fake CUDA driver on the
 installed release, and their numerics match torch in the interpreter (TRITON_INTERPRET=1).
 
-Only the compatibility blocks are quoted (in comments, with their origin and license); the kernels
+The compatibility blocks are described below (origin, path, license), not copied; the kernels
 below are written here to exercise what each block fed.
 """
 
@@ -17,60 +17,27 @@ import tritoncompat
 from tritoncompat.testing import TRITON_VERSION as V, interpreter_problem, run_interpreter_snippet
 
 # --------------------------------------------------------------------------------------------
-# 1. liger-kernel, src/liger_kernel/ops/geglu.py (the same block is in 8 more files of
-#    liger_kernel/ops), linkedin/Liger-Kernel, BSD-2-Clause:
+# The three blocks, described (their code is not copied into this repository: it stays in the
+# public sources named here, as the workplace's rules for fetched code require):
 #
-#    if compare_version("triton", operator.ge, "3.0.0") and not is_npu_available():
-#        try:
-#            # typical import path with dispatch available
-#            from triton.language.extra.libdevice import tanh
-#        except ModuleNotFoundError:
-#            # for working with NGC containers
-#            from triton.language.extra.cuda.libdevice import tanh
-#    else:
-#        from triton.language.math import tanh
+# 1. liger-kernel (linkedin/Liger-Kernel, src/liger_kernel/ops/geglu.py and 8 more files of
+#    liger_kernel/ops, BSD-2-Clause): a version comparison against "3.0.0", then a try/except
+#    between triton.language.extra.libdevice and triton.language.extra.cuda.libdevice for
+#    `tanh`, and triton.language.math before 3.0.
+#    Replaced by:  import tritoncompat.language as tcl ... tcl.libdevice.tanh(x)
 #
-#    replaced by:  import tritoncompat.language as tcl   ...   tcl.libdevice.tanh(x)
+# 2. mamba-ssm (state-spaces/mamba, mamba_ssm/ops/triton/softplus.py, Apache-2.0; also in vLLM's
+#    mamba ops): a TRITON3 flag from a parsed version chooses between two `softplus` helpers,
+#    log(exp(x) + 1) on 3.x (log1p left tl.math in 3.0, so 3.x computes the less accurate form)
+#    and log1p(exp(x)) before.
+#    Replaced by one definition on every release: tcl.libdevice.log1p(tl.exp(dt))
 #
-# 2. mamba-ssm, mamba_ssm/ops/triton/softplus.py, state-spaces/mamba, Apache-2.0 (copied into
-#    vLLM's mamba ops): log1p left tl.math in 3.0, so 3.x computes the less accurate log(exp + 1):
-#
-#    TRITON3 = version.parse(triton.__version__) >= version.parse("3.0.0")
-#    if TRITON3:
-#        @triton.jit
-#        def softplus(dt):
-#            return tl.math.log(tl.math.exp(dt) + 1)
-#    else:
-#        @triton.jit
-#        def softplus(dt):
-#            return tl.math.log1p(tl.exp(dt))
-#
-#    replaced by one definition on every release: tcl.libdevice.log1p(tl.exp(dt))
-#
-# 3. flash-linear-attention, fla/ops/utils/op.py, fla-org/flash-linear-attention, MIT (with
-#    fla/utils/_device.py calling triton.set_allocator at import):
-#
-#    import triton.language.extra.libdevice as tldevice      # an ImportError before 3.0
-#    if os.environ.get('FLA_USE_FAST_OPS', '0') == '1':
-#        exp = tldevice.fast_expf
-#        ...
-#    if not is_gather_supported:
-#        @triton.jit
-#        def gather(src, index, axis, _builder=None):
-#            return None
-#    else:
-#        gather = tl.gather
-#    if hasattr(triton.language, '_experimental_make_tensor_descriptor'):
-#        # For Triton 3.3.x
-#        make_tensor_descriptor = triton.language._experimental_make_tensor_descriptor
-#    elif hasattr(triton.language, 'make_tensor_descriptor'):
-#        # For Triton 3.4.x and later
-#        make_tensor_descriptor = triton.language.make_tensor_descriptor
-#    else:
-#        def make_tensor_descriptor(base, shape, strides, block_shape, _builder=None):
-#            return None
-#
-#    replaced by:  exp = tcl.libdevice.fast_expf if fast else tl.exp; tcl.gather;
+# 3. flash-linear-attention (fla-org/flash-linear-attention, fla/ops/utils/op.py and
+#    fla/utils/_device.py, MIT): libdevice imported from triton.language.extra (an ImportError
+#    before 3.0) for fast_expf behind an environment flag; a dummy `gather` where tl.gather is
+#    missing; make_tensor_descriptor taken from `_experimental_make_tensor_descriptor` (3.3) or
+#    `make_tensor_descriptor` (3.4+) by hasattr, else a dummy; triton.set_allocator at import.
+#    Replaced by:  exp = tcl.libdevice.fast_expf if fast else tl.exp; tcl.gather;
 #                  USE_GATHER = tritoncompat.has("gather"); USE_TMA = tritoncompat.has("tensor_descriptor");
 #                  tcl.make_tensor_descriptor; tritoncompat.ensure_allocator(alloc)
 # --------------------------------------------------------------------------------------------
