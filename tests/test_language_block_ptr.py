@@ -185,6 +185,20 @@ def test_emulated_corpus_compiles(tmp_path, monkeypatch):
     assert {n for n in expected if any(loaded.startswith(n) for loaded, _, _ in fake.loaded)} == expected
 
 
+@pytest.mark.skipif(_block_ptr.RELEASE < (3, 8), reason="3.3 - 3.7: the emulated block pointer is a tl.tuple, "
+                    "without p.dtype (README)")
+def test_emulated_block_pointer_has_a_dtype(tmp_path):
+    # flash-linear-attention's habit: tl.store(p_o, b_o.to(p_o.dtype.element_ty), ...)
+    spec, module = _bad_kernel("p = B.make_block_ptr(y, (n,), (1,), (0,), (16,), (0,))\n"
+                               "B.store(p, tl.load(x + tl.arange(0, 16)).to(p.dtype.element_ty), boundary_check=(0,))",
+                               tmp_path)
+    module.B = tcl.emulated
+    with FakeCuda() as fake:
+        spec.loader.exec_module(module)
+        ck = module.bad[(1,)](torch.randn(16), torch.empty(16, dtype=torch.float16), 16)
+    assert len(fake.calls) == 1 and "cvt.rn.f16.f32" in ck.asm["ptx"]
+
+
 # --- bad input ---------------------------------------------------------------------------------------
 
 BAD = [

@@ -1,6 +1,6 @@
 """Block pointers in Triton language: the argument checks both modes share, the native forwarders
 (Triton's own ``tl.make_block_ptr``, 2.1 - 3.8) and the emulation (pointer arithmetic and masks on a
-``tl.tuple``, 3.3+; the only one on 3.9+, which removed block pointers).
+``tl.tuple``, 3.3 - 3.7, or an aggregate, 3.8+; the only one on 3.9+, which removed block pointers).
 
 Every public function here is a Triton *builtin* (a Python function the code generator calls with
 its IR context, ``_builder`` up to 3.3, ``_semantic`` from 3.4), so it runs at compile time and may
@@ -205,7 +205,7 @@ class Native:
                         **_ctx(_builder, _semantic))
 
 
-# --- emulated: a tl.tuple (base, shape, strides, offsets, block) (3.3+) -----------------------------
+# --- emulated: (base, shape, strides, offsets, block), a tl.tuple (3.3 - 3.7) or an aggregate (3.8+) --
 # shape, strides and offsets are tuples of int64 scalars (3.8's own frontend block pointer uses
 # int64 for all three; 2.x - 3.7 lowered offsets * strides in int64 too). The block shape lives in
 # the type of `block`, an int8 tensor of that shape whose value is never read: an assignment turns
@@ -221,6 +221,8 @@ _FIELDS = 5
 
 def is_block_ptr(ptr):
     """True for an emulated block pointer (what ``emulated.make_block_ptr`` returns)."""
+    if _AGGREGATE:
+        return isinstance(ptr, _AGGREGATE)
     return isinstance(ptr, _TUPLE) and len(ptr.values) == _FIELDS and \
         isinstance(ptr.values[4], tl.tensor)
 
@@ -243,8 +245,45 @@ def _require_emulation(fn):
                                   f"Triton {triton.__version__} has native ones: use tritoncompat.language")
 
 
+if RELEASE >= (3, 8):
+    # 3.8+: an aggregate (the kind 3.8's own frontend block pointer is) keeps its class through
+    # assignments, loops and helper returns, so it can carry `p.dtype` (kernels write
+    # `x.to(p.dtype.element_ty)`); a tl.tuple cannot (a dtype in it cannot be flattened).
+    @_core._aggregate
+    class _EmulatedBlockPtr:
+        base: tl.tensor
+        shape: tl.tuple
+        strides: tl.tuple
+        offsets: tl.tuple
+        block: tl.tensor
+
+        def __init__(self, base, shape, strides, offsets, block):
+            self.base = base
+            self.shape = shape
+            self.strides = strides
+            self.offsets = offsets
+            self.block = block
+
+    _EmulatedBlockPtr.dtype = property(lambda self: self.base.dtype)
+    _AGGREGATE = _EmulatedBlockPtr
+else:
+    _AGGREGATE = ()
+
+
+def _new(base, shape, strides, offsets, block):
+    if _AGGREGATE:
+        return _AGGREGATE(base, shape, strides, offsets, block)
+    return tl.tuple([base, shape, strides, offsets, block])
+
+
+def _fields(ptr):
+    if isinstance(ptr, _AGGREGATE) if _AGGREGATE else False:
+        return ptr.base, ptr.shape, ptr.strides, ptr.offsets, ptr.block
+    return tuple(ptr.values)
+
+
 def _unpack(ptr):
-    base, shape, strides, offsets, block = ptr.values
+    base, shape, strides, offsets, block = _fields(ptr)
     return base, list(shape.values), list(strides.values), list(offsets.values), [_value(b) for b in block.shape]
 
 
@@ -288,7 +327,7 @@ class Emulated:
                 raise type(e)(f"{fn}: {e}") from None
 
         block = tl.full([tl.constexpr(b) for b in block_shape], 0, tl.int8, **ctx)
-        return tl.tuple([base, ints(shape, "shape"), ints(strides, "strides"), ints(offsets, "offsets"), block])
+        return _new(base, ints(shape, "shape"), ints(strides, "strides"), ints(offsets, "offsets"), block)
 
     @staticmethod
     @_builtin
@@ -297,7 +336,7 @@ class Emulated:
         if not is_block_ptr(base):
             return Native.advance(base, offsets, _builder=_builder, _semantic=_semantic)
         ctx = _ctx(_builder, _semantic)
-        b, shape, strides, old, block = base.values
+        b, shape, strides, old, block = _fields(base)
         deltas = _seq(offsets, "offsets", fn)
         if len(deltas) != len(old.values):
             raise ValueError(f"{fn}: `offsets` has {len(deltas)} entries but the block pointer has "
@@ -306,7 +345,7 @@ class Emulated:
             new = [o.__add__(_i64(v, f"offsets[{d}]", ctx), **ctx) for d, (o, v) in enumerate(zip(old.values, deltas))]
         except (TypeError, ValueError) as e:
             raise type(e)(f"{fn}: {e}") from None
-        return tl.tuple([b, shape, strides, tl.tuple(new), block])
+        return _new(b, shape, strides, tl.tuple(new), block)
 
     @staticmethod
     @_builtin
@@ -328,7 +367,7 @@ class Emulated:
                              f"use boundary_check and padding_option")
         padding = _check_padding(padding_option, fn)
         ptrs, bmask, _ = _materialize(pointer, boundary_check, fn, ctx)
-        elt = pointer.values[0].dtype.element_ty
+        elt = _fields(pointer)[0].dtype.element_ty
         if padding == "nan" and elt.is_int():
             raise ValueError(f"{fn}: `padding_option` 'nan' is not supported for integer block pointers")
         pad = None
@@ -357,7 +396,7 @@ class Emulated:
             raise ValueError(f"{fn}: `mask` cannot be given with a block pointer: use boundary_check")
         ptrs, bmask, block_shape = _materialize(pointer, boundary_check, fn, ctx)
         _check_value_shape(value, block_shape, fn)
-        elt = pointer.values[0].dtype.element_ty
+        elt = _fields(pointer)[0].dtype.element_ty
         if not isinstance(value, tl.tensor):
             value = _core.to_tensor(value, **ctx)
         if not value.type.is_block():
