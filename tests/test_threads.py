@@ -211,7 +211,10 @@ def test_threads_autotuned_kernel(fake_cuda):
 
 
 FORK_SCRIPT = r'''
-import os, sys, threading, time
+import faulthandler, os, sys, threading, time
+
+# registered before tritoncompat's: a child that stalls, even in an at-fork handler, dumps its stack
+os.register_at_fork(after_in_child=lambda: faulthandler.dump_traceback_later(12))
 import torch, triton, triton.language as tl
 import tritoncompat
 from tritoncompat.testing import FakeCuda
@@ -234,7 +237,7 @@ def go(mode, kernel, grid, x):
     return kernel[grid](x, 64, BLOCK=64)  # native, or patched (patch() below)
 
 
-for mode, round_ in [(m, r) for m in sys.argv[1].split(",") for r in range(int(sys.argv[2]))]:
+def attempt(mode):
     kernel, x = make(), torch.zeros(64)
     kernel[(1,)](x, 64, BLOCK=64)  # compiled natively first: the thread's miss finds it in Triton's cache
     if mode == "patched":
@@ -271,7 +274,19 @@ for mode, round_ in [(m, r) for m in sys.argv[1].split(",") for r in range(int(s
     release.set()
     thread.join()
     tritoncompat.unpatch()
-    print(mode, round_, "hung" if status is None else "ok" if status == 0 else f"exit {status}", flush=True)
+    return "hung" if status is None else "ok" if status == 0 else f"exit {status}"
+
+
+for mode, round_ in [(m, r) for m in sys.argv[1].split(",") for r in range(int(sys.argv[2]))]:
+    outcome = attempt(mode)
+    if outcome != "ok":
+        # A rare stall (about 1 fork in 25 on a loaded 2-core machine, in launch mode, accelerator
+        # on or off) leaves the child inside compile() / ast.parse right after the fork (the stack
+        # goes to stderr, below); it is not the lock this test is about, which holds the child
+        # every time. One more round, with a fresh kernel, tells the two apart.
+        print(f"{mode} {round_}: {outcome} once, retried", file=sys.stderr, flush=True)
+        outcome = attempt(mode)
+    print(mode, round_, outcome, flush=True)
 '''
 
 
@@ -291,4 +306,4 @@ def test_fork_while_another_thread_is_inside_a_miss(tmp_path):
     results = {how: [line.split()[2:] for line in done.stdout.splitlines() if line.startswith(how)]
                for how in ("native", "launch", "patched")}
     assert results["native"] == [["ok"], ["ok"]], results
-    assert results["launch"] == results["patched"] == results["native"], results
+    assert results["launch"] == results["patched"] == results["native"], (results, done.stderr[-4000:])
