@@ -3,7 +3,7 @@ removed block pointers: the Triton tutorials' matmul and fused attention, row-wi
 flash-linear-attention's chunked cumsum and chunked linear attention, transposes, batched (rank-3)
 matmul, GEMV. They are written here, in those projects' idioms (the public sources themselves stay
 out of this repository), against a namespace ``B`` (``tl``, ``tcl.native`` or ``tcl.emulated``)
-that ``language_kernels.load_kernels``-style loading injects. Two more are PyTorch's own
+that ``language_kernels.load_file`` injects. Two more are PyTorch's own
 (``torch/testing/_internal/triton_utils.py``: ``add_kernel_with_block_ptr``,
 ``kernel_with_block_ptr_2d``, BSD-3-Clause), read from the installed torch when the corpus runs
 and renamed from ``tl.`` to ``B.`` as a migration would.
@@ -12,10 +12,8 @@ tests/language_interp.py runs it in the interpreter (3.8+) through every namespa
 """
 import ast
 import importlib.util
-import itertools
 import os
 import re
-import sys
 import tempfile
 import textwrap
 
@@ -23,16 +21,10 @@ import torch
 import triton
 import triton.language as tl
 
-_count = itertools.count()
+from language_kernels import load_file
 
-
-def load(namespace, path=__file__):
-    spec = importlib.util.spec_from_file_location(f"language_corpus_{next(_count)}", path)
-    module = importlib.util.module_from_spec(spec)
-    module.B = namespace
-    sys.modules[spec.name] = module    # 2.1 looks a called helper's module up there
-    spec.loader.exec_module(module)
-    return module
+def load(namespace):
+    return load_file(namespace, __file__)
 
 
 if "B" in globals():
@@ -245,7 +237,7 @@ def torch_kernels(namespace):
     fd, path = tempfile.mkstemp(prefix="torch_block_ptr_", suffix=".py")
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    return load(namespace, path)
+    return load_file(namespace, path)
 
 
 # --- the runs and their torch references ---------------------------------------------------------------

@@ -6,6 +6,7 @@ kernel source from the file). Used by tests/test_language_block_ptr.py and langu
 """
 import importlib.util
 import itertools
+import os
 import sys
 
 import triton
@@ -14,13 +15,19 @@ import triton.language as tl
 _count = itertools.count()
 
 
-def load_kernels(namespace):
-    spec = importlib.util.spec_from_file_location(f"language_kernels_{next(_count)}", __file__)
+def load_file(namespace, path):
+    """Exec the kernel file ``path`` into a fresh module with ``B`` bound to ``namespace``."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(f"{name}_{next(_count)}", path)
     module = importlib.util.module_from_spec(spec)
     module.B = namespace
     sys.modules[spec.name] = module    # 2.1 looks a called helper's module up there
     spec.loader.exec_module(module)
     return module
+
+
+def load_kernels(namespace):
+    return load_file(namespace, __file__)
 
 
 if "B" in globals():
