@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import tritoncompat
 from tritoncompat import _launch, _version
+from tritoncompat.backends import _common
 
 import corpus
 
@@ -507,14 +508,23 @@ def test_a_kernel_that_keeps_missing_steps_aside_and_comes_back(fake_cuda, monke
         assert sum(1 for w in record if "keeps missing" in str(w.message)) == 1
         assert keeps_missing(info) > 500 and info.misses < 60, info
         assert info.hits + info.misses + keeps_missing(info) == 600, info  # every launch counted once
-        for _ in range(64 * 10):  # one specialization: its probes hit, and it comes back
+        # Still missing: a probe that misses doubles the interval, so a long churn pays about one
+        # miss (a probe) in PROBE_MAX launches, not one in PROBE_EVERY.
+        for i in range(20000):
+            go(ks[i % 3])
+        after = tritoncompat.cache_info()
+        assert after.misses - info.misses <= 20000 // _common.PROBE_MAX + 10, (info, after)
+        # One specialization: its probes hit, the launches after a hit are probes too, and it
+        # comes back within PROBE_MAX launches.
+        back = _common.PROBE_MAX + _common.COME_BACK_AFTER
+        for _ in range(back):
             go(3)
         hits = tritoncompat.cache_info().hits
         for _ in range(10):
             go(3)
         assert tritoncompat.cache_info().hits == hits + 10
     info = tritoncompat.cache_info()
-    assert info.hits + info.misses + keeps_missing(info) == 600 + 64 * 10 + 10, info
+    assert info.hits + info.misses + keeps_missing(info) == 600 + 20000 + back + 10, info
 
 
 @needs_backend

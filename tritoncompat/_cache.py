@@ -142,22 +142,25 @@ class CountedAside:
     """Launches sent through Triton's own path under ``reason`` on a path where taking the lock of
     :func:`count_fallback` would be a visible share of each launch (a kernel that keeps missing):
     ``tick()`` (``next()`` of an ``itertools.count``, atomic under the GIL) numbers every launch
-    1, 2, ...; those numbered a multiple of ``every`` are not fallbacks (they try the fast path).
-    :func:`cache_info` and :func:`cache_clear` fold the count into the fallbacks, exactly."""
+    1, 2, ...; ``probed()`` (another) counts those of them that tried the fast path instead, which
+    are not fallbacks. :func:`cache_info` and :func:`cache_clear` fold the count into the
+    fallbacks, exactly."""
 
-    __slots__ = ("reason", "every", "count", "tick", "folded", "__weakref__")
+    __slots__ = ("reason", "count", "tick", "probes", "probed", "folded", "__weakref__")
 
-    def __init__(self, reason: str, every: int) -> None:
-        self.reason, self.every, self.folded = reason, every, 0
-        self.count = itertools.count(1)
-        self.tick = self.count.__next__
+    def __init__(self, reason: str) -> None:
+        self.reason, self.folded = reason, 0
+        self.count, self.probes = itertools.count(1), itertools.count(1)
+        self.tick, self.probed = self.count.__next__, self.probes.__next__
         with _lock:
             _aside.add(self)
 
     def fold(self) -> None:
         """Add the launches counted since the last fold to the fallbacks (the caller holds ``_lock``)."""
-        launched = _count_value(self.count) - 1
-        fallbacks = launched - launched // self.every
+        # the probes first: a launch ticks before it probes, so a probe is never ahead of its tick (a
+        # fold between the two counts that launch as a fallback for now, and a later fold settles it)
+        probes = _count_value(self.probes) - 1
+        fallbacks = _count_value(self.count) - 1 - probes
         if fallbacks > self.folded:
             _fallbacks[self.reason] += fallbacks - self.folded
             self.folded = fallbacks

@@ -685,13 +685,19 @@ def forwarder(run: Callable[..., Any], kernel: Any, reason: str) -> Callable[...
 # Triton's own launch. When, over the last CHURN_WINDOW evictions (at most the cache's size, at
 # least CHURN_MIN: a few evictions tell nothing), misses outnumber hits, the kernel
 # steps aside to Triton's own path (counted per launch under KEEPS_MISSING, one warning); one launch
-# in PROBE_EVERY still goes through its fast launcher, and COME_BACK_AFTER probe hits in a row (the
-# launches would hit again) bring the fast path back; twice as many each time it stepped aside before
-# (a cycle of keys longer than the cache shows hits for a while, then misses again), up to 2**6 times.
+# in PROBE_EVERY still goes through its fast launcher (a probe), and COME_BACK_AFTER probe hits in a
+# row (the launches would hit again) bring the fast path back; twice as many each time it stepped
+# aside before (a cycle of keys longer than the cache shows hits for a while, then misses again), up
+# to 2**6 times. A probe that misses costs a miss (~2.5 native launches), so the interval doubles
+# with each probe that misses, up to PROBE_MAX: a kernel that keeps missing pays about one miss in
+# PROBE_MAX launches. A probe that hits makes the next launch a probe too: the hits in a row must be
+# launches in a row (sparse probes of a cycle of keys longer than the cache hit often; the cycle
+# itself never does), and a kernel whose launches hit again is back within PROBE_MAX launches.
 KEEPS_MISSING = "keeps missing (more live keys than TRITONCOMPAT_MAX_ENTRIES)"
 CHURN_WINDOW = 256
 CHURN_MIN = 32
 PROBE_EVERY = 64
+PROBE_MAX = 4096
 COME_BACK_AFTER = 8
 
 
@@ -817,15 +823,18 @@ class JitState:
         fast = vars(kernel).get(_slot.ATTR)
         if fast is None:
             return
-        counted = _cache.CountedAside(KEEPS_MISSING, PROBE_EVERY)
-        tick = counted.tick
+        counted = _cache.CountedAside(KEEPS_MISSING)
+        tick, probed = counted.tick, counted.probed
         streak = [0]
+        every = [PROBE_EVERY]  # the probe interval: a power of two, or 1 after a probe that hit
+        sparse = [PROBE_EVERY]  # the interval after a probe that missed
         needed = COME_BACK_AFTER << min(self.asides, 6)
         self.asides += 1
         native = self.call_triton
 
         def probe(grid, args, kwargs):
             # Through the fast launcher (a miss stores the key): do the launches hit again?
+            probed()
             before = cache.info()["hits"]
             try:
                 result = fast(grid, *args, **kwargs)
@@ -835,8 +844,10 @@ class JitState:
                 return native(grid, args, kwargs)  # Triton's own error for these arguments
             if cache.info()["hits"] == before:
                 streak[0] = 0
+                sparse[0] = every[0] = min(sparse[0] * 2, PROBE_MAX)
             else:
                 streak[0] += 1
+                every[0] = 1
                 if streak[0] >= needed:
                     with cache.lock:
                         if vars(kernel).get(_slot.ATTR) is stepping_aside:
@@ -849,12 +860,12 @@ class JitState:
             run = self.run
 
             def stepping_aside(grid, *args, **kwargs):
-                if tick() % PROBE_EVERY:
+                if tick() % every[0]:
                     return run(kernel, *args, grid=grid, warmup=False, **kwargs)
                 return probe(grid, args, kwargs)
         else:
             def stepping_aside(grid, *args, **kwargs):
-                if tick() % PROBE_EVERY:
+                if tick() % every[0]:
                     return native(grid, args, kwargs)
                 return probe(grid, args, kwargs)
 
