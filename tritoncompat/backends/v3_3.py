@@ -30,7 +30,7 @@ from triton.runtime.driver import driver as _driver_config
 from triton.runtime.jit import JITFunction
 
 from .. import _codegen
-from . import _common
+from . import _common, _direct
 
 try:  # 3.4+
     from triton import knobs as _knobs
@@ -102,6 +102,10 @@ def build(kernel: Any, *, verify: bool, max_entries: int, sample: Any = None) ->
     ``sample`` (the first launch's ``(args, kwargs)``) orders each parameter's type tests so the
     type it was first launched with is tested first; every type is still handled.
     """
+    # The own launch's model of the release's launcher, read now, in the thread that builds the
+    # first launcher (it parses the launcher's source once per process), not on the first miss: a
+    # child forked later inherits it instead of parsing source right after the fork.
+    _direct.model()
     # 3.3+: do_not_specialize ints are keyed by range class alone (specialize_impl(...,
     # specialize_value=False) in 3.3-3.5's Python, the same in 3.6+'s C++; tests/test_launch.py)
     d = _common.draft(kernel, _INJECTED, sample, max_entries, tuples=True, dns_classes=True)
