@@ -17,7 +17,7 @@ LAZY = {("__main__", "testing"), ("__main__", "_bench"), ("_bench", "testing")}
 
 # The floors of the README's drawing, lowest first: a module imports only from lower floors.
 FLOORS = [
-    {"_errors", "_version", "_codegen", "_placement", "_known"},
+    {"_errors", "_version", "_codegen", "_placement", "_known", "_migrate"},
     {"_config", "_doctor"},
     {"_accel", "_slot", "_cache", "_compat"},
     {"backends._direct"},

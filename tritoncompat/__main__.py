@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import tritoncompat
 
-from . import __version__, _doctor, _launch
+from . import __version__, _doctor, _launch, _migrate
 
 _KERNEL = '''
 import triton
@@ -374,6 +374,8 @@ COMMANDS: Dict[str, Command] = {
                    passthrough=True),
     "doctor": Command("does tritoncompat's model still match the installed Triton? fingerprints, probes, verdict",
                       lambda args: _doctor.main(args.argv), passthrough=True),
+    "migrate": Command("rewrite tl.make_block_ptr / tl.advance (and their loads and stores) to tritoncompat.language",
+                       lambda args: _migrate.main(args.argv), passthrough=True),
 }
 
 

@@ -1,0 +1,89 @@
+"""``python -m tritoncompat migrate``: rewrite Triton block pointers to ``tritoncompat.language``
+(a leaf: nothing of the package, no Triton).
+
+A file that uses block pointers (``tl.make_block_ptr`` or ``tl.advance``) gets
+``import tritoncompat.language as tcl`` after its ``import triton.language as tl``, and its calls
+``tl.make_block_ptr``, ``tl.advance``, ``tl.load`` and ``tl.store`` become ``tcl.``'s. ``tcl.load``
+and ``tcl.store`` take ordinary pointers too (they are then ``tl.load`` / ``tl.store``), so every
+load and store of such a file is renamed, whatever it reads. Nothing else changes: a file without
+block pointers is left as it is, and so is ``tl`` spelled any other way (a ``from
+triton.language import load``), which the rewrite names instead of guessing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import sys
+from typing import Iterator, List, Optional, Tuple
+
+__all__ = ["rewrite", "main"]
+
+_USES = re.compile(r"(?<![\w.])tl\.(?:make_block_ptr|advance)\s*\(")
+_CALL = re.compile(r"(?<![\w.])tl\.(make_block_ptr|advance|load|store)(\s*\()")
+_IMPORT = re.compile(r"^(?P<indent>[ \t]*)(?:import\s+triton\.language\s+as\s+tl|from\s+triton\s+import\s+language\s+as\s+tl)"
+                     r"[ \t]*(?:#.*)?$", re.M)
+_IMPORTED = re.compile(r"^[ \t]*import\s+tritoncompat\.language\s+as\s+tcl\b", re.M)
+
+
+class NotRewritten(ValueError):
+    """A file that uses block pointers but cannot be rewritten safely (the reason says why)."""
+
+
+def rewrite(source: str) -> str:
+    """``source`` with its block pointers on ``tritoncompat.language`` (unchanged without any)."""
+    if not _USES.search(source):
+        return source
+    out = _CALL.sub(lambda m: f"tcl.{m.group(1)}{m.group(2)}", source)
+    if not _IMPORTED.search(out):
+        found = _IMPORT.search(out)
+        if found is None:
+            raise NotRewritten("uses tl.make_block_ptr / tl.advance but has no top-level "
+                               "`import triton.language as tl` to put `import tritoncompat.language as tcl` after")
+        out = out[:found.end()] + f"\n{found.group('indent')}import tritoncompat.language as tcl" + out[found.end():]
+    return out
+
+
+def _files(paths: List[str]) -> Iterator[str]:
+    for path in paths:
+        if os.path.isdir(path):
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                yield from (os.path.join(folder, n) for n in sorted(names) if n.endswith(".py"))
+        else:
+            yield path
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tritoncompat migrate",
+        description="Rewrite tl.make_block_ptr / tl.advance and the loads and stores of files that use them to "
+                    "tritoncompat.language (tcl), which has block pointers on every Triton release 2.1 - 3.9+. "
+                    "Prints a unified diff; --write changes the files.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="a .py file or a folder (searched for .py files)")
+    parser.add_argument("--write", action="store_true", help="write the rewritten files (default: a dry run)")
+    args = parser.parse_args(argv)
+    changed: List[Tuple[str, str]] = []
+    failed = 0
+    for path in _files(args.paths):
+        try:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            new = rewrite(source)
+        except (OSError, UnicodeDecodeError, NotRewritten) as exc:
+            print(f"{path}: not rewritten: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if new == source:
+            continue
+        sys.stdout.writelines(difflib.unified_diff(source.splitlines(True), new.splitlines(True), path, path))
+        changed.append((path, new))
+    if args.write:
+        for path, new in changed:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(new)
+    verb = "rewrote" if args.write else "would rewrite (dry run; --write to change them)"
+    print(f"migrate: {verb} {len(changed)} file(s)" + (f"; {failed} not rewritten" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
