@@ -5,9 +5,9 @@ A file that uses block pointers (``tl.make_block_ptr`` or ``tl.advance``) gets
 ``import tritoncompat.language as tcl`` after its ``import triton.language as tl``, and its calls
 ``tl.make_block_ptr``, ``tl.advance``, ``tl.load`` and ``tl.store`` become ``tcl.``'s. ``tcl.load``
 and ``tcl.store`` take ordinary pointers too (they are then ``tl.load`` / ``tl.store``), so every
-load and store of such a file is renamed, whatever it reads. Nothing else changes: a file without
-block pointers is left as it is, and so is ``tl`` spelled any other way (a ``from
-triton.language import load``), which the rewrite names instead of guessing.
+load and store of such a file is renamed, whatever it reads. It is a text rewrite: those four
+names change in strings and comments too. A file without block pointers is left as it is; one
+that reaches block pointers without ``import triton.language as tl`` is named, not guessed at.
 """
 
 from __future__ import annotations
