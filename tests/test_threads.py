@@ -281,9 +281,11 @@ for mode, round_ in [(m, r) for m in sys.argv[1].split(",") for r in range(int(s
     outcome = attempt(mode)
     if outcome != "ok":
         # A rare stall (about 1 fork in 25 on a loaded 2-core machine, in launch mode, accelerator
-        # on or off) leaves the child inside compile() / ast.parse right after the fork (the stack
-        # goes to stderr, below); it is not the lock this test is about, which holds the child
-        # every time. One more round, with a fresh kernel, tells the two apart.
+        # on or off) left the child inside ast.parse right after the fork, reading the launcher's
+        # source for the own launch's model; that model is now read when the first launcher is
+        # built, before any fork (0 stalls in 125 launch-mode forks since). It was not the lock
+        # this test is about, which holds the child every time: should a stall come back, one
+        # more round, with a fresh kernel, tells the two apart (its stack goes to stderr).
         print(f"{mode} {round_}: {outcome} once, retried", file=sys.stderr, flush=True)
         outcome = attempt(mode)
     print(mode, round_, outcome, flush=True)
