@@ -32,6 +32,7 @@ FLOORS = [
     {"testing.fake", "_decode"},
     {"testing", "_bench", "__main__"},
     # tritoncompat.language stands apart: it imports Triton and itself, never the launch machinery
+    {"language._source"},
     {"language._block_ptr", "language._libdevice_impl", "language._libdevice_names", "language._missing"},
     {"language.native", "language.emulated", "language.libdevice", "language._descriptor"},
     {"language"},

@@ -4,10 +4,10 @@ accepts the call and reaches the assertion (2.x refuses a call to a non-Triton f
 compiling anything, with its own message); the interpreter, which has no compile, gets a plain
 function that raises ``NotImplementedError`` (as the interpreter does for what it lacks). Imports
 Triton only, like the whole of ``tritoncompat.language``."""
-import linecache
-
 import triton
 import triton.language as tl
+
+from ._source import define
 
 
 def missing(name: str, params: str, message: str, module: str, interpreting: bool = False):
@@ -19,8 +19,5 @@ def missing(name: str, params: str, message: str, module: str, interpreting: boo
         raises.__name__ = raises.__qualname__ = name
         return raises
     source = f"def {name}({params}):\n    tl.static_assert(False, {message!r})\n"
-    filename = f"<tritoncompat missing {module}.{name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"tl": tl, "__name__": module}
-    exec(compile(source, filename, "exec"), namespace)
+    namespace = define(source, f"<tritoncompat missing {module}.{name}>", {"tl": tl, "__name__": module})
     return triton.jit(namespace[name])

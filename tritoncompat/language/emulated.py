@@ -10,13 +10,13 @@ never shares a cache entry with the same kernel compiled natively, nor with an o
 They are generated, under a file name registered in ``linecache`` (Triton reads a helper's source).
 """
 import hashlib
-import linecache
 import os
 
 import triton
 import triton.language as tl
 
 from . import _block_ptr
+from ._source import define
 
 _DIGEST = hashlib.sha256(open(os.path.join(os.path.dirname(__file__), "_block_ptr.py"), "rb").read()).hexdigest()
 
@@ -46,15 +46,12 @@ _LINES = [
 def _generate():
     tag = f"tritoncompat emulated block pointers {_DIGEST[:16]}"
     source = "\n".join(_LINES).format(tag=tag) + "\n"
-    filename = f"<tritoncompat.language.emulated {_DIGEST[:16]}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # Defaults are constexprs, and annotated so: 3.3 - 3.6 bind a helper's defaults as they are (a
     # str, a tuple or None is not a Triton value there), 3.9 assigns an unannotated default as a
     # variable (a str cannot become a tensor).
     namespace = {"triton": triton, "tl": tl, "_impl": _block_ptr, "_NONE": tl.constexpr(None),
                  "_NO_DIMS": tl.constexpr(()), "_EMPTY": tl.constexpr(""), "_FALSE": tl.constexpr(False)}
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
+    return define(source, f"<tritoncompat.language.emulated {_DIGEST[:16]}>", namespace)
 
 
 # Before 3.3 there is no emulation (no tl.tuple): the builtins say so when a kernel compiles (2.1's

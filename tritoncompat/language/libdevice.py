@@ -20,13 +20,13 @@ one (generated from the releases' own modules by ``.ci/libdevice-names``). A nam
 is an ``AttributeError``.
 """
 import inspect
-import linecache
 
 import triton
 import triton.language as tl
 
 from . import _libdevice_impl
 from ._missing import missing
+from ._source import define
 from ._libdevice_names import CUDA, HIP
 
 try:    # 3.0+
@@ -63,10 +63,8 @@ def _native(name):
         [p for p in inspect.signature(function).parameters if not p.startswith("_")])
     args = ", ".join(f"arg{i}" for i in range(arity))
     source = f"def {name}({args}):\n    return _libdevice.{name}({args})\n"
-    filename = f"<tritoncompat libdevice.{name} triton-{_RELEASE}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"_libdevice": _generic, "__name__": __name__}
-    exec(compile(source, filename, "exec"), namespace)
+    namespace = define(source, f"<tritoncompat libdevice.{name} triton-{_RELEASE}>",
+                       {"_libdevice": _generic, "__name__": __name__})
     return triton.jit(namespace[name])
 
 
