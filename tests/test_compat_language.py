@@ -12,7 +12,7 @@ import triton.language as tl
 import tritoncompat
 import tritoncompat.language as tcl
 from tritoncompat.language import _libdevice_names, libdevice
-from tritoncompat.testing import TRITON_VERSION as V, interpreter_problem, run_interpreter_snippet
+from tritoncompat.testing import TRITON_VERSION as V, error_messages, interpreter_problem, run_interpreter_snippet
 
 
 def _native_module():
@@ -22,15 +22,6 @@ def _native_module():
         return cuda
     except ImportError:
         return tl.math                                                  # 2.1 - 2.3
-
-
-def _chain(error):
-    """Every message of an exception and its causes (3.0 - 3.2 keep the reason in the cause)."""
-    messages = []
-    while error is not None:
-        messages.append(str(error))
-        error = error.__cause__ or error.__context__
-    return "\n".join(messages)
 
 
 def _strip(ptx, name):
@@ -122,7 +113,7 @@ def test_a_name_this_release_lacks_fails_at_compile_time_naming_it(fake_cuda):
         # before 3.5 ours names the release; 3.5+ compile it for the target's module (Triton's
         # own error on CUDA: "module ...cuda.libdevice has no attribute 'fast_tanhf'")
         assert re.search(rf"Triton {re.escape(triton.__version__)} has no libdevice function 'fast_tanhf'",
-                         _chain(error.value))
+                         error_messages(error.value))
     assert not fake_cuda.calls
 
 
@@ -236,7 +227,7 @@ def test_make_tensor_descriptor_compiles_where_the_release_has_it(fake_cuda):
         with pytest.raises(Exception) as error:
             k[(1,)](x, 64, 64, BM=16, BN=16)
         assert re.search(rf"make_tensor_descriptor: Triton {re.escape(triton.__version__)} has no device-side "
-                         r"tensor descriptors", _chain(error.value))
+                         r"tensor descriptors", error_messages(error.value))
         assert not fake_cuda.calls
 
 

@@ -20,7 +20,7 @@ import triton.language as tl
 
 import tritoncompat.language as tcl
 from tritoncompat.language import _block_ptr
-from tritoncompat.testing import TRITON_VERSION as V, FakeCuda, interpreter_problem
+from tritoncompat.testing import TRITON_VERSION as V, FakeCuda, error_messages, interpreter_problem
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from language_kernels import load_kernels  # noqa: E402
@@ -235,15 +235,6 @@ BAD = [
 ]
 
 
-def _messages(e):
-    """The messages of an exception and its causes (CompilationError shows only the source up to 3.2)."""
-    chain = []
-    while e is not None:
-        chain.append(str(e))
-        e = e.__cause__ or e.__context__
-    return "\n".join(chain)
-
-
 def _bad_kernel(body, tmp_path):
     # from a file: Triton reads kernel source with inspect
     path = tmp_path / "bad_kernel.py"
@@ -256,44 +247,41 @@ def _bad_kernel(body, tmp_path):
     return spec, module
 
 
+def _compile_error(body, namespace, tmp_path, shape):
+    """The exception of compiling (and launching) a kernel ``bad(x, y, n)`` of ``body`` with ``B``
+    bound to ``namespace``, under the fake driver; x and y of ``shape``."""
+    spec, module = _bad_kernel(body, tmp_path)
+    module.B = namespace
+    with FakeCuda():
+        spec.loader.exec_module(module)
+        with pytest.raises(Exception) as info:
+            module.bad[(1,)](torch.randn(*shape), torch.empty(*shape), 16)
+    return info.value
+
+
 @pytest.mark.parametrize("mode", [name for name, _ in TCL_MODES])
 @pytest.mark.parametrize("name,body,needles", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_is_a_compile_error_naming_the_argument(mode, name, body, needles, tmp_path):
-    spec, module = _bad_kernel(body, tmp_path)
-    module.B = dict(TCL_MODES)[mode]
-    with FakeCuda():
-        spec.loader.exec_module(module)
-        x, y = torch.randn(16, 16), torch.empty(16, 16)
-        with pytest.raises(Exception) as info:
-            module.bad[(1,)](x, y, 16)
-    text = _messages(info.value)
-    assert "triton" in type(info.value).__module__ or isinstance(info.value, (ValueError, TypeError)), text
+    error = _compile_error(body, dict(TCL_MODES)[mode], tmp_path, (16, 16))
+    text = error_messages(error)
+    assert "triton" in type(error).__module__ or isinstance(error, (ValueError, TypeError)), text
     for needle in needles:
         assert needle in text, (needle, text)
 
 
+RANK1 = "p = B.make_block_ptr(x, (n,), (1,), (0,), (16,), (0,))\ntl.store(y + tl.arange(0, 16), B.load(p))"
+
+
 @pytest.mark.skipif(_block_ptr.HAS_EMULATION, reason="3.3+: the emulation exists")
 def test_emulation_before_3_3_says_it_needs_3_3(tmp_path):
-    spec, module = _bad_kernel("p = B.make_block_ptr(x, (n,), (1,), (0,), (16,), (0,))\n"
-                               "tl.store(y + tl.arange(0, 16), B.load(p))", tmp_path)
-    module.B = tcl.emulated
-    with FakeCuda():
-        spec.loader.exec_module(module)
-        with pytest.raises(Exception) as info:
-            module.bad[(1,)](torch.randn(16), torch.empty(16), 16)
-    assert "emulated block pointers need Triton 3.3+" in _messages(info.value)
+    error = _compile_error(RANK1, tcl.emulated, tmp_path, (16,))
+    assert "emulated block pointers need Triton 3.3+" in error_messages(error)
 
 
 @pytest.mark.skipif(_block_ptr.HAS_NATIVE, reason="before 3.9 Triton has block pointers")
 def test_native_on_3_9_says_triton_removed_them(tmp_path):
-    spec, module = _bad_kernel("p = B.make_block_ptr(x, (n,), (1,), (0,), (16,), (0,))\n"
-                               "tl.store(y + tl.arange(0, 16), B.load(p))", tmp_path)
-    module.B = tcl.native
-    with FakeCuda():
-        spec.loader.exec_module(module)
-        with pytest.raises(Exception) as info:
-            module.bad[(1,)](torch.randn(16), torch.empty(16), 16)
-    assert "has no block pointers (3.9.0 removed them)" in _messages(info.value)
+    error = _compile_error(RANK1, tcl.native, tmp_path, (16,))
+    assert "has no block pointers (3.9.0 removed them)" in error_messages(error)
 
 
 # --- the knob and the package's imports --------------------------------------------------------------
