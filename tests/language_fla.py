@@ -39,18 +39,9 @@ if mode == "tcl":
     from tritoncompat import _migrate
     root = tempfile.mkdtemp(prefix="tc-fla-")
     shutil.copytree(os.path.dirname(_installed.__file__), os.path.join(root, "fla"))
-    rewritten = 0
-    for folder, _, files in os.walk(os.path.join(root, "fla")):
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(folder, name)
-                with open(path) as f:
-                    source = f.read()
-                new = _migrate.rewrite(source)
-                if new != source:
-                    rewritten += 1
-                    with open(path, "w") as f:
-                        f.write(new)
+    changed, failed = _migrate.rewrite_files([os.path.join(root, "fla")], write=True)
+    assert not failed, failed
+    rewritten = len(changed)
     for name in [m for m in sys.modules if m == "fla" or m.startswith("fla.")]:
         del sys.modules[name]
     sys.path.insert(0, root)

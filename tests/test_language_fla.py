@@ -86,18 +86,15 @@ def test_fla_rewritten_to_tcl_equals_torch(tmp_path, fla_source):
 
 def test_migrate_rewrites_every_block_pointer_call_of_fla(fla_source):
     rewritten = 0
-    for folder, _, names in os.walk(fla_source):
-        for name in names:
-            if not name.endswith(".py"):
-                continue
-            with open(os.path.join(folder, name)) as f:
-                source = f.read()
-            new = _migrate.rewrite(source)
-            if "tl.make_block_ptr" in source:
-                rewritten += 1
-                assert "import tritoncompat.language as tcl" in new
-                assert _migrate._USES.search(new) is None and "tcl.make_block_ptr(" in new
-                compile(new, name, "exec")
-            else:
-                assert new == source
+    for path in _migrate.python_files([fla_source]):
+        with open(path) as f:
+            source = f.read()
+        new = _migrate.rewrite(source)
+        if "tl.make_block_ptr" in source:
+            rewritten += 1
+            assert "import tritoncompat.language as tcl" in new
+            assert _migrate._USES.search(new) is None and "tcl.make_block_ptr(" in new
+            compile(new, path, "exec")
+        else:
+            assert new == source
     assert rewritten == 67

@@ -19,7 +19,7 @@ import re
 import sys
 from typing import Iterator, List, Optional, Tuple
 
-__all__ = ["rewrite", "main"]
+__all__ = ["rewrite", "rewrite_files", "python_files", "main"]
 
 _USES = re.compile(r"(?<![\w.])tl\.(?:make_block_ptr|advance)\s*\(")
 _CALL = re.compile(r"(?<![\w.])tl\.(make_block_ptr|advance|load|store)(\s*\()")
@@ -46,7 +46,9 @@ def rewrite(source: str) -> str:
     return out
 
 
-def _files(paths: List[str]) -> Iterator[str]:
+def python_files(paths: List[str]) -> Iterator[str]:
+    """Each path that is a file, and the ``.py`` files under each that is a folder (hidden folders
+    skipped), in a stable order."""
     for path in paths:
         if os.path.isdir(path):
             for folder, dirs, names in os.walk(path):
@@ -54,6 +56,29 @@ def _files(paths: List[str]) -> Iterator[str]:
                 yield from (os.path.join(folder, n) for n in sorted(names) if n.endswith(".py"))
         else:
             yield path
+
+
+def rewrite_files(paths: List[str], write: bool = False) -> Tuple[List[Tuple[str, str, str]], List[Tuple[str, str]]]:
+    """:func:`rewrite` over :func:`python_files`: ``(path, source, rewritten)`` of each file it
+    changes (written back, once every file was read, when ``write``), and ``(path, reason)`` of each
+    it could not read or rewrite."""
+    changed: List[Tuple[str, str, str]] = []
+    failed: List[Tuple[str, str]] = []
+    for path in python_files(paths):
+        try:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            new = rewrite(source)
+        except (OSError, UnicodeDecodeError, NotRewritten) as exc:
+            failed.append((path, str(exc)))
+            continue
+        if new != source:
+            changed.append((path, source, new))
+    if write:
+        for path, _, new in changed:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(new)
+    return changed, failed
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -65,25 +90,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .py file or a folder (searched for .py files)")
     parser.add_argument("--write", action="store_true", help="write the rewritten files (default: a dry run)")
     args = parser.parse_args(argv)
-    changed: List[Tuple[str, str]] = []
-    failed = 0
-    for path in _files(args.paths):
-        try:
-            with open(path, encoding="utf-8") as f:
-                source = f.read()
-            new = rewrite(source)
-        except (OSError, UnicodeDecodeError, NotRewritten) as exc:
-            print(f"{path}: not rewritten: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        if new == source:
-            continue
+    changed, failed = rewrite_files(args.paths, write=args.write)
+    for path, reason in failed:
+        print(f"{path}: not rewritten: {reason}", file=sys.stderr)
+    for path, source, new in changed:
         sys.stdout.writelines(difflib.unified_diff(source.splitlines(True), new.splitlines(True), path, path))
-        changed.append((path, new))
-    if args.write:
-        for path, new in changed:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(new)
     verb = "rewrote" if args.write else "would rewrite (dry run; --write to change them)"
-    print(f"migrate: {verb} {len(changed)} file(s)" + (f"; {failed} not rewritten" if failed else ""), file=sys.stderr)
+    print(f"migrate: {verb} {len(changed)} file(s)" + (f"; {len(failed)} not rewritten" if failed else ""),
+          file=sys.stderr)
     return 1 if failed else 0
